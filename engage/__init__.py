@@ -1,0 +1,68 @@
+"""Engage: newsletters, moderated replies and support-group digests for one publication."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from engage.config import Settings
+
+ENV_KEYS = {
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "REDIS_URL",
+    "SMTP_URL",
+    "MAIL_FROM",
+    "BASE_URL",
+    "SECRET_KEY",
+    "SECRET_KEYS",
+    "ENGAGE_ENV",
+    "PORT",
+    "MAX_CONTENT_LENGTH",
+    "SITE_NAME",
+    "CRISIS_TEXT",
+    "LIST_ID_DOMAIN",
+    "RATELIMIT_STORAGE_URI",
+    "ENGAGE_INSTANCE_PATH",
+}
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Build the Flask app. `config` overrides the environment (same names) and Flask settings."""
+    overrides = dict(config or {})
+    environ = dict(os.environ)
+    environ.update({k: str(v) for k, v in overrides.items() if k in ENV_KEYS})
+    instance_path = environ.get("ENGAGE_INSTANCE_PATH") or str(Path.cwd() / "instance")
+    settings = Settings.from_env(environ, instance_path=instance_path)
+
+    app = Flask(__name__, instance_path=settings.instance_path, instance_relative_config=False)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(settings.flask_config())
+    app.config.update({k: v for k, v in overrides.items() if k not in ENV_KEYS})
+
+    from engage import extensions, queue
+    from engage.core import database
+
+    extensions.db.init_app(app)
+    database.init_app(app)
+    extensions.migrate.init_app(
+        app, extensions.db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
+    )
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    queue.init_celery(app)
+
+    from engage import models  # noqa: F401  (registers every table for Alembic)
+    from engage.accounts import init_app as init_accounts
+    from engage.api import init_app as init_api
+    from engage.articles import init_app as init_articles
+    from engage.core import init_app as init_core
+
+    init_core(app)
+    init_accounts(app)
+    init_articles(app)
+    init_api(app)
+    return app

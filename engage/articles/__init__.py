@@ -1,0 +1,7 @@
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from engage.articles import views
+
+    app.register_blueprint(views.bp)

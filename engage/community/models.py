@@ -1,0 +1,88 @@
+"""Support groups, events, and the digest editions that announce what is new."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engage.extensions import db
+from engage.types import UTCDateTime, utcnow
+
+LISTING_STATUSES = ("pending", "approved", "rejected")
+GROUP_FORMATS = ("in_person", "online", "hybrid")
+RUN_BY = ("peer", "professional", "organisation")
+
+
+class SupportGroup(db.Model):
+    __tablename__ = "support_groups"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        CheckConstraint("format IN ('in_person', 'online', 'hybrid')", name="format"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(160), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    purposes: Mapped[list] = mapped_column(JSON, default=list)
+    format: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(120), default="")
+    schedule: Mapped[str] = mapped_column(String(300), default="")
+    next_meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str] = mapped_column(String(40), default="English")
+    run_by: Mapped[str] = mapped_column(String(16), default="peer")
+    cost: Mapped[str] = mapped_column(String(120), default="Free")
+    how_to_join: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    organiser_email: Mapped[str | None] = mapped_column(String(254))
+    organiser_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str] = mapped_column(String(500), default="")
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    events: Mapped[list[Event]] = relationship(back_populates="group")
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(160), unique=True)
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("support_groups.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    location: Mapped[str] = mapped_column(String(300), default="")
+    online_url: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    organiser_email: Mapped[str | None] = mapped_column(String(254))
+    organiser_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str] = mapped_column(String(500), default="")
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[SupportGroup | None] = relationship(back_populates="events")
+
+
+class DigestEdition(db.Model):
+    """One digest period for one frequency ("weekly 2026-W48"); deliveries hang off it."""
+
+    __tablename__ = "digest_editions"
+    __table_args__ = (UniqueConstraint("frequency", "period", name="uq_digest_editions_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    frequency: Mapped[str] = mapped_column(String(8))
+    period: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,25 @@
+"""Every model in one import, for Alembic and the shell. Each lives in its area's package."""
+
+from engage.accounts.models import ApiKey, User
+from engage.articles.models import Article
+from engage.comments.models import Comment, ModerationAction
+from engage.community.models import DigestEdition, Event, SupportGroup
+from engage.newsletters.models import Delivery, Newsletter
+from engage.subscriptions.models import Consent, Subscriber, Suppression, Topic
+
+__all__ = [
+    "ApiKey",
+    "Article",
+    "Comment",
+    "Consent",
+    "Delivery",
+    "DigestEdition",
+    "Event",
+    "ModerationAction",
+    "Newsletter",
+    "Subscriber",
+    "Suppression",
+    "SupportGroup",
+    "Topic",
+    "User",
+]
