@@ -1,0 +1,153 @@
+"""Fixtures on real parts: a migrated database (SQLite or PostgreSQL), a real SMTP server.
+
+The backend comes from the environment the Makefile sets:
+  TEST_DATABASE_URL  (default: an SQLite file in a temporary folder)
+  TEST_BROKER_URL    (default: the filesystem broker in a temporary folder)
+Each test runs inside a SAVEPOINT that is rolled back, so tests see a clean database
+without re-creating it. Tests that need real commits (workers, the browser) ask for
+`committed` instead, which empties every table afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from engage import create_app
+from engage.extensions import db as _db
+from tests.support.smtp import SmtpServer
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _fresh_postgres(url: str) -> str:
+    """Create an empty database beside the one named in `url`, for this run only."""
+    target = make_url(url).set(drivername="postgresql+psycopg")
+    name = f"{target.database}_engage_{os.getpid()}"
+    admin = create_engine(target, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return target.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres(url: str) -> None:
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory, smtp_server):
+    """The environment the app under test (and any worker it starts) is built from."""
+    instance = tmp_path_factory.mktemp("instance")
+    database_url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{instance / 'test.db'}"
+    if database_url.startswith("postgres"):
+        database_url = _fresh_postgres(database_url)
+    settings = {
+        "ENGAGE_ENV": "testing",
+        "ENGAGE_INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": os.environ.get("TEST_BROKER_URL") or "filesystem://",
+        "SMTP_URL": smtp_server.url,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
+        "BASE_URL": "http://engage.test",
+        "MAIL_FROM": "Engage <news@engage.test>",
+    }
+    yield settings
+    if database_url.startswith("postgresql"):
+        _drop_postgres(database_url)
+
+
+@pytest.fixture(scope="session")
+def app(test_settings):
+    app = create_app({**test_settings, "WTF_CSRF_ENABLED": True})
+    with app.app_context():
+        upgrade()  # the real migrations, not create_all: they are what production runs
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _smtp_clean(smtp_server):
+    smtp_server.reset()
+    yield
+
+
+@pytest.fixture
+def db(app, request):
+    """The database inside a SAVEPOINT that is rolled back after the test."""
+    if "committed" in request.fixturenames:
+        yield _db
+        return
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        _db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+            scopefunc=original.registry.scopefunc,
+        )
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def committed(app):
+    """Real commits, for tests that share the database with another process or thread."""
+    yield _db
+    with app.app_context():
+        _db.session.remove()
+        tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+        with _db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def ctx(app, db):
+    """An app context around the test, with the per-test database."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def client(app, db):
+    with app.test_client() as client:
+        yield client
+
+
+def csrf_token(client, url: str) -> str:
+    """The CSRF token from the form on `url`, as a browser would get it."""
+    import re
+
+    page = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page
+    )
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)

@@ -1,0 +1,110 @@
+"""A real SMTP server (aiosmtpd) on loopback that records what it receives.
+
+Tests read the messages it accepted, and can make it answer the next messages with a
+temporary (4xx) or permanent (5xx) reply, or drop the connection, to exercise our retries.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.raw, policy=email.policy.default)
+
+
+@dataclass
+class RecordingHandler:
+    messages: list[Received] = field(default_factory=list)
+    # Replies for the next DATA commands, consumed in order: "451 …", "550 …" or "drop".
+    scripted: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    connections: int = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server: SMTP, session, envelope):
+        with self.lock:
+            reply = self.scripted.pop(0) if self.scripted else None
+        if reply == "drop":
+            server.transport.close()
+            return "421 closing"
+        if reply:
+            return reply
+        with self.lock:
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
+            )
+        return "250 2.0.0 Message accepted for delivery"
+
+
+class SmtpServer:
+    """Start with `start()`; `messages` holds what was accepted, oldest first."""
+
+    def __init__(self, port: int | None = None):
+        self.handler = RecordingHandler()
+        self.port = port or free_port()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, decode_data=False
+        )
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def messages(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def reset(self) -> None:
+        with self.handler.lock:
+            self.handler.messages.clear()
+            self.handler.scripted.clear()
+            self.handler.connections = 0
+
+    def script(self, *replies: str) -> None:
+        with self.handler.lock:
+            self.handler.scripted.extend(replies)
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        """Wait until at least `count` messages arrived; fail with what did arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                return self.messages
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
