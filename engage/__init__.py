@@ -60,9 +60,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.api import init_app as init_api
     from engage.articles import init_app as init_articles
     from engage.core import init_app as init_core
+    from engage.mail import init_app as init_mail
 
     init_core(app)
     init_accounts(app)
     init_articles(app)
     init_api(app)
+    init_mail(app)
     return app
