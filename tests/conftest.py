@@ -84,6 +84,22 @@ def app(test_settings):
         _db.engine.dispose()
 
 
+@pytest.fixture
+def make_app(test_settings):
+    """Build extra apps over the test settings; their connection pools are closed afterwards."""
+    made = []
+
+    def make(**overrides):
+        extra = create_app({**test_settings, **overrides})
+        made.append(extra)
+        return extra
+
+    yield make
+    for extra in made:
+        with extra.app_context():
+            _db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _smtp_clean(smtp_server):
     smtp_server.reset()

@@ -1,0 +1,87 @@
+import pytest
+
+from engage import create_app
+from engage.config import DEV_SECRET, ConfigError, Settings, SmtpSettings
+
+STRONG = "x" * 48
+
+
+def test_production_refuses_a_missing_secret():
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"ENGAGE_ENV": "production"})
+    assert "SECRET_KEY" in str(err.value)
+    assert "secrets.token_urlsafe" in str(err.value)  # says how to make one
+
+
+@pytest.mark.parametrize("secret", [DEV_SECRET, "short"])
+def test_production_refuses_a_development_or_weak_secret(secret):
+    with pytest.raises(ConfigError):
+        Settings.from_env({"ENGAGE_ENV": "production", "SECRET_KEY": secret})
+
+
+def test_production_refuses_a_development_key_anywhere_in_the_rotation():
+    with pytest.raises(ConfigError):
+        Settings.from_env({"ENGAGE_ENV": "production", "SECRET_KEYS": f"{DEV_SECRET},{STRONG}"})
+
+
+def test_create_app_in_production_refuses_to_start_without_a_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("SECRET_KEYS", raising=False)
+    with pytest.raises(ConfigError):
+        create_app({"ENGAGE_ENV": "production", "ENGAGE_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_key_rotation_signs_with_the_last_key_and_keeps_the_older_ones():
+    settings = Settings.from_env({"SECRET_KEYS": "old-key, new-key"})
+    config = settings.flask_config()
+    assert config["SECRET_KEY"] == "new-key"
+    assert config["SECRET_KEY_FALLBACKS"] == ["old-key"]
+
+
+def test_unknown_environment_is_refused():
+    with pytest.raises(ConfigError, match="ENGAGE_ENV"):
+        Settings.from_env({"ENGAGE_ENV": "staging"})
+
+
+def test_defaults_are_safe_for_development(tmp_path):
+    settings = Settings.from_env({}, instance_path=str(tmp_path))
+    assert settings.env == "development"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'engage.db'}"
+    assert settings.broker_url == "filesystem://"
+    assert settings.smtp_url is None
+    assert settings.base_url == "http://127.0.0.1:5000"
+
+
+def test_redis_url_is_the_broker_when_no_broker_is_named():
+    settings = Settings.from_env({"REDIS_URL": "redis://cache:6379/2"})
+    assert settings.broker_url == "redis://cache:6379/2"
+    assert settings.rate_limit_storage == "redis://cache:6379/2"
+    named = Settings.from_env({"REDIS_URL": "redis://a/1", "CELERY_BROKER_URL": "redis://b/2"})
+    assert named.broker_url == "redis://b/2"
+
+
+def test_postgres_urls_use_psycopg_3():
+    settings = Settings.from_env({"DATABASE_URL": "postgres://u:p@db:5432/engage"})
+    assert settings.database_url == "postgresql+psycopg://u:p@db:5432/engage"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://localhost:1025", SmtpSettings("localhost", 1025)),
+        ("smtp://mail.example.org", SmtpSettings("mail.example.org", 25)),
+        ("smtps://u%40x:p%3Aw@mail.example.org", SmtpSettings("mail.example.org", 465, "u@x", "p:w", ssl=True)),
+        (
+            "smtp://user:pass@mail.example.org:587?starttls=1&timeout=5",
+            SmtpSettings("mail.example.org", 587, "user", "pass", starttls=True, timeout=5.0),
+        ),
+    ],
+)
+def test_smtp_url_forms(url, expected):
+    assert SmtpSettings.from_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.org", "smtp://", "mail.example.org:25"])
+def test_bad_smtp_urls_fail_at_start(url):
+    with pytest.raises(ConfigError):
+        Settings.from_env({"SMTP_URL": url})
