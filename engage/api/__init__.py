@@ -1,5 +1,72 @@
+"""The JSON API under /api/v1: bearer keys, one error shape, a generated OpenAPI document.
+
+Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below):
+
+    from engage.api import ApiError, Page, PageQuery, api_route, current_api_key, paginate
+
+    @api_route("/subscribers", methods=["GET"], role="editor", query=SubscriberQuery,
+               response=Page[SubscriberOut], summary="List subscribers", tags=["subscribers"])
+    def list_subscribers(query: SubscriberQuery):
+        return paginate(db.session, select(Subscriber).order_by(Subscriber.id), query, to_out)
+
+- `role`: "admin" | "editor" | "moderator" (admin ⊇ editor ⊇ moderator), `ANY_ROLE` for any
+  key, `PUBLIC` for none. Required, so no endpoint is open by accident.
+- `query=` / `body=`: pydantic models; the view receives them parsed as `query=` / `body=`
+  keyword arguments (path variables come as usual). Invalid input answers 422 with
+  `fields`; a body needs `Content-Type: application/json` (415) holding a JSON object (400).
+- `response=`: the view returns that model, a dict or an ORM object (validated with
+  `from_attributes`), optionally as `(value, status)`; `status=` sets the default (e.g. 201).
+  Returning None answers 204; returning a flask Response passes it through.
+- `raise ApiError(404, "…")` (or any status) for the error shape. The view's session work is
+  committed after a successful response and rolled back on any exception.
+- `summary=` (default: the docstring's first line), the rest of the docstring is the OpenAPI
+  description, `tags=` groups operations. Timestamps: annotate fields with `Timestamp`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
 from flask import Flask
+
+from engage.api.framework import (
+    ANY_ROLE,
+    PUBLIC,
+    ApiBlueprint,
+    ApiError,
+    ErrorResponse,
+    Operation,
+    Timestamp,
+    api_route,
+    bp,
+    current_api_key,
+)
+from engage.api.pagination import MAX_PER_PAGE, Page, PageQuery, paginate
+
+__all__ = [
+    "ANY_ROLE",
+    "MAX_PER_PAGE",
+    "PUBLIC",
+    "ApiBlueprint",
+    "ApiError",
+    "ErrorResponse",
+    "Operation",
+    "Page",
+    "PageQuery",
+    "Timestamp",
+    "api_route",
+    "bp",
+    "current_api_key",
+    "init_app",
+    "paginate",
+]
+
+# Modules whose import declares endpoints on `bp`. They must be imported before the blueprint is
+# registered, so a new area adds its `api` module here.
+API_MODULES = ("engage.api.views",)
 
 
 def init_app(app: Flask) -> None:
-    pass
+    for module in API_MODULES:
+        importlib.import_module(module)
+    app.register_blueprint(bp)
