@@ -76,7 +76,15 @@ def main() -> int:
         outbox = Path(settings.instance_path) / "outbox"
         processes.append(
             subprocess.Popen(  # noqa: S603 (fixed argv, our own module)
-                [sys.executable, "-m", "engage.mail.sink", "--port", str(sink_port), "--folder", str(outbox)],
+                [
+                    sys.executable,
+                    "-m",
+                    "engage.mail.sink",
+                    "--port",
+                    str(sink_port),
+                    "--folder",
+                    str(outbox),
+                ],
                 env=env,
             )
         )
@@ -86,9 +94,20 @@ def main() -> int:
         lines.append("  Mail:       sent through SMTP_URL")
     lines.append(
         "  Broker:     "
-        + ("embedded (filesystem, under instance/broker)" if settings.broker_url == "filesystem://" else "from the environment")
+        + (
+            "embedded (filesystem, under instance/broker)"
+            if settings.broker_url == "filesystem://"
+            else "from the environment"
+        )
     )
-    lines.append("  Database:   " + ("SQLite under instance/" if settings.database_url.startswith("sqlite") else "from DATABASE_URL"))
+    lines.append(
+        "  Database:   "
+        + (
+            "SQLite under instance/"
+            if settings.database_url.startswith("sqlite")
+            else "from DATABASE_URL"
+        )
+    )
 
     celery = str(BIN / "celery")
     processes.append(
@@ -103,7 +122,18 @@ def main() -> int:
         )
     )
     web = subprocess.Popen(  # noqa: S603
-        [str(BIN / "flask"), "--app", "engage", "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"],
+        [
+            str(BIN / "flask"),
+            "--app",
+            "engage",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-reload",
+            "--no-debugger",
+        ],
         env=env,
     )
     processes.append(web)
