@@ -30,13 +30,14 @@ def broker_options(broker_url: str, instance_path: str) -> dict:
     if not broker_url.startswith("filesystem://"):
         return {"visibility_timeout": 3600}
     folder = Path(instance_path) / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
+        "control_folder": str(folder / "control"),
     }
 
 
