@@ -79,6 +79,9 @@ def enqueue(task_name: str, *args, **kwargs) -> None:
     the task is still only sent at the next commit; a rollback discards it.
     """
     session = db.session()
+    if session.get_transaction() is None:
+        # Begin now, so a rollback before any database work still discards the task.
+        session.begin()
     session.info.setdefault(_PENDING_KEY, []).append((task_name, args, kwargs))
 
 

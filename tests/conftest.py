@@ -141,7 +141,7 @@ def committed(app):
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             else:
                 for name in tables:
-                    conn.execute(text(f"DELETE FROM {name}"))
+                    conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (our table names)
 
 
 @pytest.fixture

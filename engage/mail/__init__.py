@@ -1,5 +1,37 @@
+"""Email: rendering (MJML + Jinja), MIME messages, the SMTP transport, and sending.
+
+Other code calls `engage.mail.service.queue_email(name, to, context)` with a context from a
+function in `engage.mail.emails`; the worker task `engage.send_email` sends it.
+"""
+
+from __future__ import annotations
+
+import click
+from email_validator import EmailNotValidError, validate_email
 from flask import Flask
+from flask.cli import AppGroup
+
+from engage.extensions import db
+from engage.mail import emails
+from engage.mail.service import queue_email
+from engage.mail.views import bp
+
+mail_cli = AppGroup("mail", help="Send and check email.")
+
+
+@mail_cli.command("send-test")
+@click.argument("to")
+def send_test(to: str) -> None:
+    """Queue the test email to TO (a worker sends it)."""
+    try:
+        address = validate_email(to.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise click.ClickException(str(exc)) from None
+    queue_email("test_message", address, emails.test_message(address))
+    db.session.commit()
+    click.echo(f"Test email queued for {address}.")
 
 
 def init_app(app: Flask) -> None:
-    pass
+    app.register_blueprint(bp)
+    app.cli.add_command(mail_cli)

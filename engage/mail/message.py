@@ -1,0 +1,112 @@
+"""Build and serialise the MIME message for one recipient.
+
+Messages are serialised with `policy.SMTP.clone(max_line_length=None)`: under the default
+policy Python folds (and may RFC 2047-encode) header lines over ~77 characters, and a
+`List-Unsubscribe` that no longer starts with `<` is ignored by mail clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from urllib.parse import urlsplit
+
+from engage.mail.render import Rendered
+
+# Bodies are encoded with lines of at most 78 characters; on the wire every line ends in CRLF
+# and header lines are never folded.
+BUILD_POLICY = policy.default
+WIRE_POLICY = policy.SMTP.clone(max_line_length=None)
+
+# Headers a caller may not override: they identify the message and its parts.
+_RESERVED = {"from", "to", "subject", "message-id", "date", "mime-version", "content-type"}
+
+
+def _refuse_newlines(name: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"header {name} contains a line break (header injection refused)")
+
+
+def message_id_domain(mail_from: str, base_url: str = "") -> str:
+    """The domain for Message-IDs: the sender's, else the site's host name."""
+    address = parseaddr(mail_from)[1]
+    domain = address.rpartition("@")[2] if "@" in address else ""
+    return domain or urlsplit(base_url).hostname or "localhost"
+
+
+def mask_address(address: str) -> str:
+    """`r•••@example.org`: enough to tell log lines apart, without readers' addresses."""
+    local, _, domain = parseaddr(address)[1].rpartition("@")
+    return f"{local[:1]}•••@{domain}" if local else "•••"
+
+
+def bulk_headers(list_id: str, unsubscribe_url: str) -> dict[str, str]:
+    """List headers (RFC 2919, RFC 2369, RFC 8058 one-click) for mail a subscriber gets in bulk."""
+    return {
+        "List-Id": list_id,
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def build_message(
+    rendered: Rendered,
+    to: str,
+    *,
+    sender: str,
+    headers: Mapping[str, str] | None = None,
+    domain: str | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message (text, then HTML) from `sender` to the one address `to`.
+
+    `headers` adds extra headers (List-Id, List-Unsubscribe…). Raises ValueError for a line
+    break in any header value or address, or an address that does not parse.
+    """
+    _refuse_newlines("From", sender)
+    _refuse_newlines("To", to)
+    _refuse_newlines("Subject", rendered.subject)
+    for name, value in (headers or {}).items():
+        _refuse_newlines(name, name)
+        _refuse_newlines(name, value)
+        if name.lower() in _RESERVED:
+            raise ValueError(f"header {name} is set by build_message, not by the caller")
+    for label, value in (("From", sender), ("To", to)):
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(f"{label} is not an email address: {value!r}")
+
+    msg = EmailMessage(policy=BUILD_POLICY)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=domain or message_id_domain(sender))
+    msg["MIME-Version"] = "1.0"
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    for part in msg.iter_parts():
+        del part["MIME-Version"]  # add_alternative repeats it on the part; once is enough
+    return msg
+
+
+def serialise(msg: EmailMessage) -> bytes:
+    """The bytes sent over SMTP (CRLF line ends, header lines never folded)."""
+    return msg.as_bytes(policy=WIRE_POLICY)
+
+
+def envelope(msg: EmailMessage) -> tuple[str, list[str]]:
+    """The envelope sender and recipients (addr-specs) of a built message."""
+    sender = msg["From"].addresses[0].addr_spec
+    recipients: list[str] = []
+    for field in ("To", "Cc"):
+        header = msg.get(field)
+        if header is not None:
+            recipients.extend(a.addr_spec for a in header.addresses if isinstance(a, Address))
+    if not recipients:
+        raise ValueError("the message has no recipient")
+    return sender, recipients

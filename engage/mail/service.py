@@ -1,0 +1,86 @@
+"""Send email: now (in a worker) or after the current transaction commits (from a request)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import current_app
+
+from engage.config import SmtpSettings
+from engage.mail.errors import MailNotConfigured
+from engage.mail.message import build_message, message_id_domain
+from engage.mail.render import render_email, require_email
+from engage.mail.sink import DEFAULT_PORT
+from engage.mail.transport import SmtpTransport, send_with_retry
+from engage.queue import enqueue
+
+DEV_SINK_PORT = DEFAULT_PORT  # where `make run` starts the development SMTP sink
+
+
+def smtp_settings() -> SmtpSettings:
+    """The SMTP server to use: SMTP_URL, or in development the local sink.
+
+    Raises MailNotConfigured outside development when SMTP_URL is not set.
+    """
+    settings = current_app.config["ENGAGE"]
+    if settings.smtp is not None:
+        return settings.smtp
+    if settings.env == "development":
+        return SmtpSettings(host="127.0.0.1", port=DEV_SINK_PORT, timeout=10.0)
+    raise MailNotConfigured("SMTP_URL is not set: Engage has no mail server to send through")
+
+
+def transport() -> SmtpTransport:
+    """A transport for the configured server; use it as a context manager for a batch."""
+    return SmtpTransport(smtp_settings())
+
+
+def send_transactional(
+    name: str,
+    to: str,
+    context: Mapping[str, object],
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """Render email `name` for `to` and send it now; returns the server's reply.
+
+    `headers` adds headers such as `message.bulk_headers(...)` for mail a subscriber gets
+    as a list member.
+
+    A few quick retries cover a dropped connection or a 4xx; then TemporaryFailure is raised
+    (the Celery task retries later). PermanentFailure (5xx) is raised at once.
+    """
+    settings = current_app.config["ENGAGE"]
+    rendered = render_email(name, context)
+    msg = build_message(
+        rendered,
+        to,
+        sender=settings.mail_from,
+        headers=headers,
+        domain=message_id_domain(settings.mail_from, settings.base_url),
+    )
+    with transport() as smtp:
+        return send_with_retry(
+            smtp,
+            msg,
+            attempts=int(current_app.config.get("MAIL_SEND_ATTEMPTS", 3)),
+            backoff=float(current_app.config.get("MAIL_RETRY_BACKOFF", 0.25)),
+        )
+
+
+def queue_email(
+    name: str,
+    to: str,
+    context: Mapping[str, object],
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Send email `name` to `to` from a worker once the current transaction commits.
+
+    Nothing is sent if the transaction rolls back; the caller owns the commit.
+    `context` must be JSON values (it travels through the broker). Raises UnknownEmail now,
+    not in the worker, for a name with no templates.
+    """
+    require_email(name)
+    if headers:
+        enqueue("engage.send_email", name, to, dict(context), headers=dict(headers))
+    else:
+        enqueue("engage.send_email", name, to, dict(context))

@@ -1,0 +1,1 @@
+"""Celery entry point (`workers.app`) and tasks (`workers.tasks`): thin wrappers over engage."""
