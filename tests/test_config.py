@@ -70,7 +70,10 @@ def test_postgres_urls_use_psycopg_3():
     [
         ("smtp://localhost:1025", SmtpSettings("localhost", 1025)),
         ("smtp://mail.example.org", SmtpSettings("mail.example.org", 25)),
-        ("smtps://u%40x:p%3Aw@mail.example.org", SmtpSettings("mail.example.org", 465, "u@x", "p:w", ssl=True)),
+        (
+            "smtps://u%40x:p%3Aw@mail.example.org",
+            SmtpSettings("mail.example.org", 465, "u@x", "p:w", ssl=True),
+        ),
         (
             "smtp://user:pass@mail.example.org:587?starttls=1&timeout=5",
             SmtpSettings("mail.example.org", 587, "user", "pass", starttls=True, timeout=5.0),

@@ -28,7 +28,9 @@ def test_migrated_schema_matches_the_models(app):
 
 def test_migrations_downgrade_and_upgrade_again(test_settings, tmp_path):
     url = test_settings["DATABASE_URL"]
-    fresh = _fresh_postgres(url) if url.startswith("postgresql") else f"sqlite:///{tmp_path / 'm.db'}"
+    fresh = (
+        _fresh_postgres(url) if url.startswith("postgresql") else f"sqlite:///{tmp_path / 'm.db'}"
+    )
     app = create_app({**test_settings, "DATABASE_URL": fresh})
     try:
         with app.app_context():

@@ -38,7 +38,13 @@ def wants_json() -> bool:
 
 
 def json_error(status: int, message: str, code: str | None = None, fields: dict | None = None):
-    body = {"error": {"code": code or CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+    body = {
+        "error": {
+            "code": code or CODES.get(status, "error"),
+            "message": message,
+            "fields": fields or {},
+        }
+    }
     return jsonify(body), status
 
 

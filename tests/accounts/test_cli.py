@@ -20,12 +20,18 @@ def test_users_create_reads_the_password_from_stdin(app, committed):
 
 def test_users_create_refuses_short_passwords_and_duplicates(app, committed):
     runner = app.test_cli_runner()
-    short = runner.invoke(args=["users", "create", "a@example.org", "--role", "admin"], input="short\n")
+    short = runner.invoke(
+        args=["users", "create", "a@example.org", "--role", "admin"], input="short\n"
+    )
     assert short.exit_code != 0
     assert "at least 12 characters" in short.output
-    ok = runner.invoke(args=["users", "create", "a@example.org", "--role", "admin"], input="x" * 12 + "\n")
+    ok = runner.invoke(
+        args=["users", "create", "a@example.org", "--role", "admin"], input="x" * 12 + "\n"
+    )
     assert ok.exit_code == 0
-    again = runner.invoke(args=["users", "create", "A@example.org", "--role", "admin"], input="y" * 12 + "\n")
+    again = runner.invoke(
+        args=["users", "create", "A@example.org", "--role", "admin"], input="y" * 12 + "\n"
+    )
     assert again.exit_code != 0
     assert "already exists" in again.output
 
@@ -38,7 +44,9 @@ def test_users_create_refuses_unknown_roles(app, committed):
 
 
 def test_api_keys_create_prints_the_key_once_on_the_last_line(app, committed):
-    result = app.test_cli_runner().invoke(args=["api-keys", "create", "--role", "editor", "--name", "import"])
+    result = app.test_cli_runner().invoke(
+        args=["api-keys", "create", "--role", "editor", "--name", "import"]
+    )
     assert result.exit_code == 0, result.output
     secret = result.output.strip().splitlines()[-1]
     assert secret.startswith("eng_") and len(secret) > 40

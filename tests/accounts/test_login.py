@@ -41,9 +41,14 @@ def test_the_admin_needs_a_signed_in_user(client):
 
 
 def test_next_only_goes_to_our_own_pages(client, editor):
-    assert _login(client, "editor@example.org", PASSWORD, "//evil.example/").headers["Location"] == "/admin/"
+    assert (
+        _login(client, "editor@example.org", PASSWORD, "//evil.example/").headers["Location"]
+        == "/admin/"
+    )
     client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
-    assert _login(client, "editor@example.org", PASSWORD, "/admin/").headers["Location"] == "/admin/"
+    assert (
+        _login(client, "editor@example.org", PASSWORD, "/admin/").headers["Location"] == "/admin/"
+    )
 
 
 def test_sign_out_is_a_post_with_csrf(client, editor):
@@ -55,7 +60,9 @@ def test_sign_out_is_a_post_with_csrf(client, editor):
 
 
 def test_repeated_failed_sign_ins_are_rate_limited(client, editor):
-    statuses = [_login(client, "editor@example.org", f"wrong password {i}").status_code for i in range(6)]
+    statuses = [
+        _login(client, "editor@example.org", f"wrong password {i}").status_code for i in range(6)
+    ]
     assert statuses[:5] == [401] * 5
     assert statuses[5] == 429
     page = _login(client, "editor@example.org", PASSWORD)

@@ -1,5 +1,6 @@
 """Bad requests get a clear page or JSON error: never a 500, never a stack trace."""
 
+
 def test_unknown_page_is_a_friendly_404_with_the_crisis_footer(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404

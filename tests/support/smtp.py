@@ -59,7 +59,9 @@ class RecordingHandler:
             return reply
         with self.lock:
             self.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)
+                )
             )
         return "250 2.0.0 Message accepted for delivery"
 
