@@ -61,7 +61,14 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and `kill` both stop everything, even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     env = dict(os.environ)
     env.setdefault("ENGAGE_ENV", "development")
     env.setdefault("ENGAGE_INSTANCE_PATH", str(Path.cwd() / "instance"))
