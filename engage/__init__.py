@@ -27,6 +27,9 @@ ENV_KEYS = {
     "LIST_ID_DOMAIN",
     "RATELIMIT_STORAGE_URI",
     "ENGAGE_INSTANCE_PATH",
+    "HASH_KEY",
+    "CONFIRM_MAX_AGE_HOURS",
+    "EMBED_ORIGINS",
 }
 
 
@@ -49,7 +52,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     extensions.db.init_app(app)
     database.init_app(app)
     extensions.migrate.init_app(
-        app, extensions.db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
+        app,
+        extensions.db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=True,
     )
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
@@ -61,10 +67,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.articles import init_app as init_articles
     from engage.core import init_app as init_core
     from engage.mail import init_app as init_mail
+    from engage.subscriptions import init_app as init_subscriptions
 
     init_core(app)
     init_accounts(app)
     init_articles(app)
     init_api(app)
     init_mail(app)
+    init_subscriptions(app)
     return app

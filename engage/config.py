@@ -76,6 +76,13 @@ class Settings:
     list_id_domain: str = "engage.localhost"
     rate_limit_storage: str = "memory://"
     login_rate_limit: str = "5 per minute;20 per hour"
+    signup_rate_limit: str = "10 per hour;30 per day"
+    # Keys the hashes of addresses (suppression list, bans). It must outlive key rotation, so it
+    # is its own setting; without it the oldest secret key is used.
+    hash_key: str = ""
+    confirm_max_age_hours: int = 48
+    embed_origins: tuple[str, ...] = ()
+    consent_version: str = "2026-11"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Settings:
@@ -89,18 +96,20 @@ class Settings:
             keys = [env["SECRET_KEY"].strip()]
         else:
             keys = []
-        if name == "production":
-            if not keys or any(k == DEV_SECRET for k in keys) or any(len(k) < 32 for k in keys):
-                raise ConfigError(
-                    "Production needs a secret key of at least 32 characters that is not the "
-                    "development default. Set one with, for example:\n"
-                    "  export SECRET_KEY=\"$(python3 -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))')\"\n"
-                    "(SECRET_KEYS=old,new rotates keys: the last one signs.)"
-                )
+        weak = not keys or any(k == DEV_SECRET or len(k) < 32 for k in keys)
+        if name == "production" and weak:
+            raise ConfigError(
+                "Production needs a secret key of at least 32 characters that is not the "
+                "development default. Set one with, for example:\n"
+                "  export SECRET_KEY=\"$(python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')\"\n"
+                "(SECRET_KEYS=old,new rotates keys: the last one signs.)"
+            )
         if not keys:
             keys = [DEV_SECRET]
-        instance = instance_path or env.get("ENGAGE_INSTANCE_PATH", "") or str(Path.cwd() / "instance")
+        instance = (
+            instance_path or env.get("ENGAGE_INSTANCE_PATH", "") or str(Path.cwd() / "instance")
+        )
         database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance) / 'engage.db'}"
         if database_url.startswith("postgres://"):
             database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
@@ -111,7 +120,9 @@ class Settings:
         smtp_url = env.get("SMTP_URL") or None
         if smtp_url:
             SmtpSettings.from_url(smtp_url)  # fail at start, not at the first send
-        base_url = env.get("BASE_URL", "").rstrip("/") or f"http://127.0.0.1:{env.get('PORT', '5000')}"
+        base_url = (
+            env.get("BASE_URL", "").rstrip("/") or f"http://127.0.0.1:{env.get('PORT', '5000')}"
+        )
         return cls(
             env=name,
             secret_keys=keys,
@@ -126,8 +137,14 @@ class Settings:
             max_content_length=int(env.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
             site_name=env.get("SITE_NAME", "Engage"),
             crisis_text=env.get("CRISIS_TEXT") or DEFAULT_CRISIS_TEXT,
-            list_id_domain=env.get("LIST_ID_DOMAIN") or (urlsplit(base_url).hostname or "localhost"),
+            list_id_domain=env.get("LIST_ID_DOMAIN")
+            or (urlsplit(base_url).hostname or "localhost"),
             rate_limit_storage=env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+            hash_key=env.get("HASH_KEY") or keys[0],
+            confirm_max_age_hours=int(env.get("CONFIRM_MAX_AGE_HOURS", "48")),
+            embed_origins=tuple(
+                o.strip().rstrip("/") for o in env.get("EMBED_ORIGINS", "").split(",") if o.strip()
+            ),
         )
 
     @property

@@ -100,6 +100,31 @@ def make_app(test_settings):
             _db.engine.dispose()
 
 
+@pytest.fixture
+def tasks(app):
+    """Runs what the test enqueued (see tests/support/tasks.py); starts from an empty queue."""
+    from tests.support import tasks as support
+
+    support.purge(app)
+
+    class Runner:
+        def run(self) -> list[str]:
+            return support.run_queued(app)
+
+    yield Runner()
+    support.purge(app)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_default_queue(app):
+    """Nothing a test enqueued outlives the run (Redis keeps it otherwise)."""
+    from tests.support import tasks as support
+
+    support.purge(app)
+    yield
+    support.purge(app)
+
+
 @pytest.fixture(autouse=True)
 def _smtp_clean(smtp_server):
     smtp_server.reset()

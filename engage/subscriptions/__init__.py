@@ -1,0 +1,13 @@
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from engage.subscriptions import views
+    from engage.subscriptions.forms import DIGEST_CHOICES
+
+    app.register_blueprint(views.bp)
+
+    @app.context_processor
+    def _signup():
+        # Lazy: the query runs only on pages that render a sign-up box.
+        return {"signup_topics": views.topic_choices, "digest_choices": DIGEST_CHOICES}

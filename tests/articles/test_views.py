@@ -87,13 +87,12 @@ def test_article_body_is_sanitised_on_the_page(client, make_article):
     assert "<img" not in page
 
 
-def test_signup_placeholder_posts_nowhere(client, ctx):
+def test_every_page_has_a_working_signup_box(client, ctx):
     page = text_of(client.get("/"))
-    signup = page[page.index('data-signup="placeholder"') :]
-    signup = signup[: signup.index("</section>")]
-    assert "<form" not in signup
-    assert 'for="signup-email"' in signup
-    assert re.search(r"<button[^>]*disabled", signup)
+    footer = page[page.index('class="site-footer"') :]
+    assert 'action="/subscribe"' in footer
+    assert 'name="csrf_token"' in footer
+    assert '<label for="footer-signup-email">Email address</label>' in footer
 
 
 def test_privacy_and_about_pages(app, client, ctx):

@@ -56,7 +56,7 @@ def test_reader_opens_an_article(live_server, browser_page, published, app):
     expect(page.locator("article time")).to_have_attribute("datetime", published_iso(page))
     expect(page.get_by_role("heading", name="Need help now?")).to_be_visible()
     expect(page.locator(".crisis")).to_contain_text("988")
-    expect(page.get_by_text(SIGNUP_SENTENCE)).to_be_visible()
+    expect(page.get_by_role("contentinfo").get_by_text(SIGNUP_SENTENCE)).to_be_visible()
     expect(page.get_by_text("Your email address will not be published.")).to_be_visible()
 
     # The skip link is the first thing the keyboard reaches, and it moves focus to the content.
@@ -84,7 +84,7 @@ def test_no_request_leaves_the_site(live_server, browser_page, app):
     page = browser_page.page
     for path in ("/", "/articles/what-is-a-support-group", "/privacy", "/about", "/login", "/nope"):
         page.goto(live_server.url + path)
-        expect(page.get_by_text(SIGNUP_SENTENCE)).to_be_visible()
+        expect(page.get_by_role("contentinfo").get_by_text(SIGNUP_SENTENCE)).to_be_visible()
         if SCREENSHOTS and path == "/":
             page.screenshot(path=f"{SCREENSHOTS}/home.png", full_page=True)
         if SCREENSHOTS and path.startswith("/articles/"):

@@ -1,0 +1,71 @@
+"""The emails a subscriber gets about their subscription: one function per email returning
+its context, and the `queue_*` helpers that send them after the transaction commits."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from engage.mail.message import bulk_headers
+from engage.mail.service import queue_email
+from engage.subscriptions.models import Consent, Subscriber
+from engage.tokens import make_token
+from engage.urls import external_url
+
+
+def unsubscribe_url(subscriber: Subscriber) -> str:
+    return external_url("subscriptions.unsubscribe", unsubscribe_id=subscriber.unsubscribe_id)
+
+
+def preferences_url(subscriber: Subscriber) -> str:
+    token = make_token("preferences", {"s": subscriber.id})
+    return external_url("subscriptions.preferences", token=token)
+
+
+def list_headers(subscriber: Subscriber) -> dict[str, str]:
+    """RFC 2369/8058 headers for mail a subscriber gets as a list member."""
+    settings = current_app.config["ENGAGE"]
+    return bulk_headers(
+        f"{settings.site_name} <news.{settings.list_id_domain}>", unsubscribe_url(subscriber)
+    )
+
+
+def subscription_confirm(subscriber: Subscriber, consent: Consent) -> dict:
+    """Double opt-in: the link opens a page whose button confirms."""
+    token = make_token("confirm", {"s": subscriber.id, "c": consent.id})
+    return {
+        "confirm_url": external_url("subscriptions.confirm", token=token),
+        "hours": current_app.config["ENGAGE"].confirm_max_age_hours,
+    }
+
+
+def subscription_welcome(subscriber: Subscriber) -> dict:
+    """Sent once the address is confirmed: what they will get and how to change it."""
+    return {
+        "topics": sorted(t.name for t in subscriber.topics),
+        "digest": subscriber.digest,
+        "unsubscribe_url": unsubscribe_url(subscriber),
+        "preferences_url": preferences_url(subscriber),
+    }
+
+
+def subscription_already(subscriber: Subscriber) -> dict:
+    """Someone signed up with an address that is already confirmed: send its owner the
+    preferences link instead of changing anything."""
+    return {"preferences_url": preferences_url(subscriber)}
+
+
+def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
+    queue_email("subscription_confirm", subscriber.email, subscription_confirm(subscriber, consent))
+
+
+def queue_welcome(subscriber: Subscriber) -> None:
+    queue_email(
+        "subscription_welcome",
+        subscriber.email,
+        subscription_welcome(subscriber),
+        headers=list_headers(subscriber),
+    )
+
+
+def queue_already_subscribed(subscriber: Subscriber) -> None:
+    queue_email("subscription_already", subscriber.email, subscription_already(subscriber))

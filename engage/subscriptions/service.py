@@ -1,0 +1,349 @@
+"""Subscription rules: sign-up with double opt-in, confirmation, unsubscribe, preferences,
+export and erasure. Plain arguments in; functions flush, the caller commits.
+
+Every sign-up answers the same way whatever the address's state, so nobody can learn from our
+answers who is subscribed; what differs is only what we email to the address itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engage.subscriptions.models import (
+    DIGEST_FREQUENCIES,
+    Consent,
+    Subscriber,
+    Suppression,
+    Topic,
+)
+from engage.types import opaque_id, utcnow
+
+CONSENT_TEXT = (
+    "I agree to receive the emails I chose above. I can unsubscribe at any time, and my "
+    "address is used for nothing else (see the privacy page)."
+)
+CONFIRMATION_COOLDOWN = timedelta(minutes=10)
+CONFIRMATIONS_PER_DAY = 3
+UNCONFIRMED_LIFETIME = timedelta(days=7)
+HARD_BOUNCE_LIMIT = 3
+MAX_EMAIL_LENGTH = 254
+
+
+class InvalidAddress(ValueError):
+    """The address cannot be used; the message is fit to show the reader."""
+
+
+class InvalidChoice(ValueError):
+    """A topic or digest choice that does not exist. `field` names the form field."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(raw: str) -> str:
+    """The canonical form of an address, or InvalidAddress. No DNS look-up."""
+    if raw is None or not raw.strip():
+        raise InvalidAddress("Please enter your email address.")
+    raw = raw.strip()
+    if len(raw) > MAX_EMAIL_LENGTH or any(c in raw for c in "\r\n\0"):
+        raise InvalidAddress("That does not look like an email address.")
+    try:
+        result = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        raise InvalidAddress(
+            "That does not look like an email address. Please check it and try again."
+        ) from None
+    local, _, domain = result.normalized.rpartition("@")
+    return f"{local}@{domain.lower()}".lower() if local.isascii() else f"{local}@{domain.lower()}"
+
+
+def address_hash(address: str) -> str:
+    """Keyed hash of a normalised address: lets us recognise it without keeping it."""
+    key = current_app.config["ENGAGE"].hash_key.encode()
+    return hmac.new(key, b"address:" + address.encode(), hashlib.sha256).hexdigest()
+
+
+def is_suppressed(session: Session, address: str) -> bool:
+    return (
+        session.scalar(
+            select(Suppression.id).where(Suppression.email_hash == address_hash(address))
+        )
+        is not None
+    )
+
+
+def resolve_topics(session: Session, slugs: list[str] | None) -> list[Topic]:
+    """Topics by slug; none given means the default topics. Unknown slugs are refused."""
+    if not slugs:
+        return list(session.scalars(select(Topic).where(Topic.is_default)).all())
+    wanted = sorted(set(slugs))
+    found = list(session.scalars(select(Topic).where(Topic.slug.in_(wanted))).all())
+    missing = set(wanted) - {t.slug for t in found}
+    if missing:
+        raise InvalidChoice(
+            "Please choose from the topics listed; one of them no longer exists.", "topics"
+        )
+    return found
+
+
+def check_digest(value: str | None) -> str:
+    value = (value or "off").strip()
+    if value not in DIGEST_FREQUENCIES:
+        raise InvalidChoice(
+            f"The digest must be one of: {', '.join(DIGEST_FREQUENCIES)}.", "digest"
+        )
+    return value
+
+
+@dataclass
+class SignUp:
+    """What a sign-up did. The reader sees the same page whatever it holds."""
+
+    subscriber: Subscriber
+    consent: Consent | None
+    email_to_send: str | None  # "confirm", "already_subscribed" or None (rate-limited)
+
+
+def _may_send_confirmation(subscriber: Subscriber, now: datetime) -> bool:
+    last = subscriber.last_confirmation_sent_at
+    if last is None:
+        return True
+    if now - last < CONFIRMATION_COOLDOWN:
+        return False
+    if last.date() != now.date():
+        subscriber.confirmations_sent_today = 0
+    return subscriber.confirmations_sent_today < CONFIRMATIONS_PER_DAY
+
+
+def _note_confirmation_sent(subscriber: Subscriber, consent: Consent | None, now: datetime) -> None:
+    last = subscriber.last_confirmation_sent_at
+    if last is None or last.date() != now.date():
+        subscriber.confirmations_sent_today = 0
+    subscriber.confirmations_sent_today += 1
+    subscriber.last_confirmation_sent_at = now
+    if consent is not None:
+        consent.confirmation_sent_at = now
+
+
+def sign_up(
+    session: Session,
+    email: str,
+    *,
+    topics: list[str] | None,
+    digest: str | None,
+    source: str,
+    consent_text: str = CONSENT_TEXT,
+    consent_version: str | None = None,
+    now: datetime | None = None,
+) -> SignUp:
+    """Record a sign-up and decide which email (if any) the address gets.
+
+    Raises InvalidAddress or InvalidChoice before writing anything. A confirmed subscriber's
+    choices are not changed by a form anyone could fill in: they get a link to their
+    preferences instead.
+    """
+    now = now or utcnow()
+    address = normalise_email(email)
+    chosen_topics = resolve_topics(session, topics)
+    chosen_digest = check_digest(digest)
+    version = consent_version or current_app.config["ENGAGE"].consent_version
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
+
+    if subscriber is not None and subscriber.status == "confirmed":
+        if not _may_send_confirmation(subscriber, now):
+            return SignUp(subscriber, None, None)
+        _note_confirmation_sent(subscriber, None, now)
+        session.flush()
+        return SignUp(subscriber, None, "already_subscribed")
+
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=address,
+            email_hash=address_hash(address),
+            status="pending",
+            unsubscribe_id=opaque_id(),
+            created_at=now,
+        )
+        session.add(subscriber)
+    # Pending or unsubscribed: the new choices wait for confirmation like a new sign-up.
+    subscriber.topics = chosen_topics
+    subscriber.digest = chosen_digest
+    consent = Consent(
+        subscriber=subscriber,
+        source=source[:300],
+        text=consent_text,
+        version=version,
+        consented_at=now,
+    )
+    session.add(consent)
+    send = _may_send_confirmation(subscriber, now)
+    if send:
+        _note_confirmation_sent(subscriber, consent, now)
+    session.flush()
+    return SignUp(subscriber, consent, "confirm" if send else None)
+
+
+class ConfirmError(ValueError):
+    """The confirmation cannot go ahead; the message is fit to show the reader."""
+
+
+def confirm(session: Session, subscriber_id: int, consent_id: int, now: datetime | None = None):
+    """Confirm a sign-up. Returns (subscriber, newly_confirmed). Raises ConfirmError."""
+    now = now or utcnow()
+    subscriber = session.get(Subscriber, subscriber_id)
+    consent = session.get(Consent, consent_id)
+    if subscriber is None or consent is None or consent.subscriber_id != subscriber.id:
+        raise ConfirmError("This confirmation link is no longer valid.")
+    if consent.confirmed_at is not None and subscriber.status == "confirmed":
+        return subscriber, False
+    if consent.withdrawn_at is not None:
+        raise ConfirmError("This sign-up was withdrawn. You can sign up again at any time.")
+    newly = subscriber.status != "confirmed"
+    subscriber.status = "confirmed"
+    subscriber.confirmed_at = now
+    subscriber.unsubscribed_at = None
+    subscriber.hard_bounces = 0
+    consent.confirmed_at = now
+    # New consent lifts an earlier erasure or bounce suppression.
+    session.execute(delete(Suppression).where(Suppression.email_hash == subscriber.email_hash))
+    session.flush()
+    return subscriber, newly
+
+
+def find_by_unsubscribe_id(session: Session, unsubscribe_id: str) -> Subscriber | None:
+    if not unsubscribe_id or len(unsubscribe_id) > 64:
+        return None
+    return session.scalar(select(Subscriber).where(Subscriber.unsubscribe_id == unsubscribe_id))
+
+
+def unsubscribe(session: Session, subscriber: Subscriber, now: datetime | None = None) -> bool:
+    """Unsubscribe from everything at once; True if anything changed. Consent is withdrawn."""
+    now = now or utcnow()
+    if subscriber.status == "unsubscribed":
+        return False
+    subscriber.status = "unsubscribed"
+    subscriber.unsubscribed_at = now
+    for consent in subscriber.consents:
+        if consent.withdrawn_at is None:
+            consent.withdrawn_at = now
+    session.flush()
+    return True
+
+
+def update_preferences(
+    session: Session, subscriber: Subscriber, topics: list[str], digest: str | None
+) -> None:
+    """Change topics and digest. No topics and no digest means nothing left: unsubscribe."""
+    chosen = resolve_topics(session, topics) if topics else []
+    chosen_digest = check_digest(digest)
+    if not chosen and chosen_digest == "off":
+        unsubscribe(session, subscriber)
+        subscriber.topics = []
+        subscriber.digest = "off"
+        session.flush()
+        return
+    subscriber.topics = chosen
+    subscriber.digest = chosen_digest
+    session.flush()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export(session: Session, subscriber: Subscriber) -> dict:
+    """Everything we hold about a subscriber, as JSON-ready data."""
+    from engage.newsletters.models import Delivery, Newsletter
+
+    deliveries = session.execute(
+        select(Delivery, Newsletter.subject)
+        .outerjoin(Newsletter, Delivery.newsletter_id == Newsletter.id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Delivery.id)
+    ).all()
+    return {
+        "subscriber": {
+            "email": subscriber.email,
+            "status": subscriber.status,
+            "topics": sorted(t.slug for t in subscriber.topics),
+            "digest": subscriber.digest,
+            "timezone": subscriber.timezone,
+            "interests": subscriber.interests or {},
+            "created_at": _iso(subscriber.created_at),
+            "confirmed_at": _iso(subscriber.confirmed_at),
+            "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        },
+        "consents": [
+            {
+                "source": c.source,
+                "text": c.text,
+                "version": c.version,
+                "consented_at": _iso(c.consented_at),
+                "confirmation_sent_at": _iso(c.confirmation_sent_at),
+                "confirmed_at": _iso(c.confirmed_at),
+                "withdrawn_at": _iso(c.withdrawn_at),
+            }
+            for c in subscriber.consents
+        ],
+        "deliveries": [
+            {
+                "newsletter": subject,
+                "digest_edition_id": d.digest_edition_id,
+                "status": d.status,
+                "sent_at": _iso(d.sent_at),
+            }
+            for d, subject in deliveries
+        ],
+    }
+
+
+def suppress(session: Session, email_hash: str, reason: str) -> None:
+    if session.scalar(select(Suppression.id).where(Suppression.email_hash == email_hash)) is None:
+        session.add(Suppression(email_hash=email_hash, reason=reason))
+        session.flush()
+
+
+def erase(session: Session, subscriber: Subscriber) -> None:
+    """Remove the subscriber and everything personal; keep only a keyed hash on the
+    suppression list so nothing is sent to the address again without new consent."""
+    suppress(session, subscriber.email_hash, "erased")
+    session.delete(subscriber)
+    session.flush()
+
+
+def record_hard_bounce(session: Session, subscriber: Subscriber) -> bool:
+    """Count a hard bounce; the third suppresses the address. True if it was suppressed."""
+    subscriber.hard_bounces += 1
+    if subscriber.hard_bounces < HARD_BOUNCE_LIMIT:
+        session.flush()
+        return False
+    unsubscribe(session, subscriber)
+    suppress(session, subscriber.email_hash, "bounced")
+    return True
+
+
+def purge_unconfirmed(session: Session, now: datetime | None = None, batch: int = 500) -> int:
+    """Delete sign-ups never confirmed within 7 days. Returns how many were removed."""
+    cutoff = (now or utcnow()) - UNCONFIRMED_LIFETIME
+    ids = session.scalars(
+        select(Subscriber.id)
+        .where(
+            Subscriber.status == "pending",
+            Subscriber.confirmed_at.is_(None),
+            Subscriber.created_at < cutoff,
+        )
+        .limit(batch)
+    ).all()
+    if ids:
+        session.execute(delete(Subscriber).where(Subscriber.id.in_(ids)))
+        session.flush()
+    return len(ids)

@@ -1,0 +1,289 @@
+"""Reader-facing subscription pages: sign-up, confirmation, unsubscribe, preferences.
+
+Links in emails open a page whose button POSTs, so a link scanner's GET changes nothing.
+The one exception is the RFC 8058 one-click POST to /u/<id>, which needs no page.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from engage.extensions import csrf, db, limiter
+from engage.subscriptions import emails as subscription_emails
+from engage.subscriptions import service
+from engage.subscriptions.forms import (
+    ConfirmActionForm,
+    EraseForm,
+    PreferencesForm,
+    SignUpForm,
+)
+from engage.subscriptions.models import Subscriber, Topic
+from engage.tokens import TokenError, make_token, read_token
+
+bp = Blueprint("subscriptions", __name__)
+
+
+def _signup_limit() -> str:
+    return current_app.config["ENGAGE"].signup_rate_limit
+
+
+def topic_choices() -> list[tuple[str, str]]:
+    topics = db.session.scalars(select(Topic).order_by(Topic.is_default.desc(), Topic.name)).all()
+    return [(t.slug, t.name) for t in topics]
+
+
+def _source(raw: str | None) -> str:
+    raw = (raw or request.referrer or "").strip()
+    path = urlsplit(raw).path if raw else ""
+    return f"form:{path or '/subscribe'}"[:300]
+
+
+def queue_signup_email(outcome: service.SignUp) -> None:
+    if outcome.email_to_send == "confirm":
+        subscription_emails.queue_confirmation(outcome.subscriber, outcome.consent)
+    elif outcome.email_to_send == "already_subscribed":
+        subscription_emails.queue_already_subscribed(outcome.subscriber)
+
+
+def _signup_page(state: dict | None = None, status: int = 200):
+    return render_template("subscriptions/subscribe.html", state=state), status
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+def subscribe():
+    if request.method == "GET":
+        return _signup_page()
+    form = SignUpForm()
+    state = {
+        "email": (form.email.data or "")[:320],
+        "topics": form.chosen_topics(),
+        "digest": form.chosen_digest(),
+        "source": (form.source.data or "")[:300],
+        "errors": {},
+    }
+    if not form.validate_on_submit():
+        state["errors"] = {"email": ["Please check this field."]} if "email" in form.errors else {}
+        if "csrf_token" in form.errors:
+            state["errors"]["email"] = [
+                "This form expired. Please press Subscribe again; nothing was saved."
+            ]
+        return _signup_page(state, 400)
+    if form.website.data:
+        # A bot filled the honeypot: answer exactly as for a person, record nothing.
+        return redirect(url_for("subscriptions.check_email"), code=303)
+    try:
+        outcome = service.sign_up(
+            db.session,
+            state["email"],
+            topics=state["topics"],
+            digest=state["digest"],
+            source=_source(state["source"]),
+        )
+    except service.InvalidAddress as exc:
+        db.session.rollback()
+        state["errors"] = {"email": [str(exc)]}
+        return _signup_page(state, 400)
+    except service.InvalidChoice as exc:
+        db.session.rollback()
+        state["errors"] = {exc.field: [str(exc)]}
+        return _signup_page(state, 400)
+    queue_signup_email(outcome)
+    db.session.commit()
+    return redirect(url_for("subscriptions.check_email"), code=303)
+
+
+@bp.get("/subscribe/check-your-email")
+def check_email():
+    return render_template(
+        "subscriptions/check_email.html",
+        hours=current_app.config["ENGAGE"].confirm_max_age_hours,
+    )
+
+
+def _confirm_payload(token: str) -> tuple[int, int]:
+    hours = current_app.config["ENGAGE"].confirm_max_age_hours
+    payload = read_token("confirm", token, max_age=timedelta(hours=hours))
+    if not (
+        isinstance(payload, dict)
+        and isinstance(payload.get("s"), int)
+        and isinstance(payload.get("c"), int)
+    ):
+        raise TokenError("This link is not valid. It may have been copied incompletely.")
+    return payload["s"], payload["c"]
+
+
+def _invalid(message: str, status: int):
+    return render_template("subscriptions/link_invalid.html", message=message), status
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    try:
+        subscriber_id, consent_id = _confirm_payload(token)
+    except TokenError as exc:
+        if exc.expired:
+            return render_template("subscriptions/link_expired.html"), 410
+        return _invalid(str(exc), 400)
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        if db.session.get(Subscriber, subscriber_id) is None:
+            return _invalid("This confirmation link is no longer valid.", 404)
+        status = 400 if request.method == "POST" else 200
+        return render_template("subscriptions/confirm.html", form=form, token=token), status
+    try:
+        subscriber, newly = service.confirm(db.session, subscriber_id, consent_id)
+    except service.ConfirmError as exc:
+        db.session.rollback()
+        return _invalid(str(exc), 400)
+    if newly:
+        subscription_emails.queue_welcome(subscriber)
+    db.session.commit()
+    return render_template(
+        "subscriptions/confirmed.html", newly=newly, preferences_url=preferences_url(subscriber)
+    )
+
+
+def preferences_url(subscriber: Subscriber) -> str:
+    token = make_token("preferences", {"s": subscriber.id})
+    return url_for("subscriptions.preferences", token=token)
+
+
+def _is_one_click() -> bool:
+    # RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click`, urlencoded or multipart.
+    return request.form.get("List-Unsubscribe") == "One-Click"
+
+
+@bp.route("/u/<unsubscribe_id>", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.exempt
+def unsubscribe(unsubscribe_id: str):
+    """GET shows one button; POST (ours, or a mail client's one-click) unsubscribes at once.
+
+    No CSRF token, cookie or login: the unguessable id is the credential, and RFC 8058
+    clients send none of those.
+    """
+    subscriber = service.find_by_unsubscribe_id(db.session, unsubscribe_id)
+    if subscriber is None:
+        if request.method == "POST" and _is_one_click():
+            return Response("This unsubscribe link is not valid.\n", 404, mimetype="text/plain")
+        return _invalid("This unsubscribe link is not valid.", 404)
+    if request.method == "GET":
+        return render_template(
+            "subscriptions/unsubscribe.html",
+            subscriber=subscriber,
+            preferences_url=preferences_url(subscriber),
+        )
+    service.unsubscribe(db.session, subscriber)
+    db.session.commit()
+    if _is_one_click():
+        return Response("You are unsubscribed.\n", 200, mimetype="text/plain")
+    return render_template(
+        "subscriptions/unsubscribed.html", preferences_url=preferences_url(subscriber)
+    )
+
+
+def _subscriber_from_preferences_token(token: str) -> Subscriber:
+    try:
+        payload = read_token("preferences", token)
+    except TokenError as exc:
+        abort(Response(*_invalid(str(exc), 400)))
+    subscriber_id = payload.get("s") if isinstance(payload, dict) else None
+    subscriber = (
+        db.session.get(Subscriber, subscriber_id) if isinstance(subscriber_id, int) else None
+    )
+    if subscriber is None:
+        abort(Response(*_invalid("There is no subscription for this link any more.", 404)))
+    return subscriber
+
+
+def _preferences_page(subscriber, token, state=None, erase_form=None, saved=False, status=200):
+    state = state or {
+        "topics": [t.slug for t in subscriber.topics],
+        "digest": subscriber.digest,
+        "errors": {},
+    }
+    return render_template(
+        "subscriptions/preferences.html",
+        subscriber=subscriber,
+        token=token,
+        state=state,
+        saved=saved,
+        form=PreferencesForm(),
+        erase_form=erase_form or EraseForm(),
+        action_form=ConfirmActionForm(),
+    ), status
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    subscriber = _subscriber_from_preferences_token(token)
+    if request.method == "GET":
+        return _preferences_page(subscriber, token)
+    form = PreferencesForm()
+    state = {"topics": form.chosen_topics(), "digest": form.chosen_digest(), "errors": {}}
+    if not form.validate_on_submit():
+        state["errors"] = {"topics": ["This form expired. Please save again."]}
+        return _preferences_page(subscriber, token, state, status=400)
+    try:
+        service.update_preferences(db.session, subscriber, state["topics"], state["digest"])
+    except service.InvalidChoice as exc:
+        db.session.rollback()
+        state["errors"] = {exc.field: [str(exc)]}
+        return _preferences_page(subscriber, token, state, status=400)
+    db.session.commit()
+    return _preferences_page(subscriber, token, saved=True)
+
+
+def _require_button() -> None:
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+
+
+@bp.post("/preferences/<token>/unsubscribe")
+def unsubscribe_all(token: str):
+    subscriber = _subscriber_from_preferences_token(token)
+    _require_button()
+    service.unsubscribe(db.session, subscriber)
+    db.session.commit()
+    return render_template(
+        "subscriptions/unsubscribed.html", preferences_url=preferences_url(subscriber)
+    )
+
+
+@bp.post("/preferences/<token>/export")
+def export(token: str):
+    subscriber = _subscriber_from_preferences_token(token)
+    _require_button()
+    data = service.export(db.session, subscriber)
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-subscription-data.json"'},
+    )
+
+
+@bp.post("/preferences/<token>/erase")
+def erase(token: str):
+    subscriber = _subscriber_from_preferences_token(token)
+    form = EraseForm()
+    if not form.validate_on_submit() or not form.sure.data:
+        form.sure.errors = ["Please tick the box to confirm that you want your data erased."]
+        return _preferences_page(subscriber, token, erase_form=form, status=400)
+    service.erase(db.session, subscriber)
+    db.session.commit()
+    return render_template("subscriptions/erased.html")
