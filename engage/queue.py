@@ -22,6 +22,10 @@ _PENDING_KEY = "engage.enqueue_after_commit"
 # Periodic work: each entry runs a task that selects what is due, so a rerun changes nothing.
 BEAT_SCHEDULE: dict[str, dict] = {
     "heartbeat": {"task": "engage.heartbeat", "schedule": timedelta(minutes=1)},
+    "subscriptions-housekeeping": {
+        "task": "engage.subscriptions.housekeeping",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 

@@ -14,6 +14,7 @@ from engage.extensions import db
 from engage.mail.errors import PermanentFailure, TemporaryFailure
 from engage.mail.message import mask_address
 from engage.mail.service import send_transactional
+from engage.subscriptions import service as subscriptions
 
 log = get_task_logger(__name__)
 
@@ -33,6 +34,9 @@ def send_email(name: str, to: str, context: dict, headers: dict | None = None) -
         reply = send_transactional(name, to, context, headers)
     except PermanentFailure as exc:
         log.warning("email %s to %s refused permanently: %s", name, mask_address(to), exc)
+        if subscriptions.note_hard_bounce(db.session, to):
+            log.warning("%s suppressed after repeated hard bounces", mask_address(to))
+        db.session.commit()
         return None
     log.info("email %s to %s accepted: %s", name, mask_address(to), reply)
     return reply
@@ -43,3 +47,18 @@ def heartbeat() -> None:
     """Prove the worker, the broker and the database are alive (scheduled by beat)."""
     db.session.execute(text("SELECT 1")).scalar_one()
     log.info("heartbeat: database reachable")
+
+
+@shared_task(name="engage.subscriptions.housekeeping", acks_late=True)
+def subscriptions_housekeeping() -> int:
+    """Purge sign-ups left unconfirmed for 7 days, in bounded batches (scheduled by beat)."""
+    removed = 0
+    for _ in range(20):
+        batch = subscriptions.purge_unconfirmed(db.session)
+        db.session.commit()
+        removed += batch
+        if batch == 0:
+            break
+    if removed:
+        log.info("purged %d unconfirmed sign-ups", removed)
+    return removed

@@ -66,6 +66,11 @@ def normalise_email(raw: str) -> str:
     return f"{local}@{domain.lower()}".lower() if local.isascii() else f"{local}@{domain.lower()}"
 
 
+def printable(text: str, limit: int) -> str:
+    """`text` without control characters (NUL, CR, LF…), cut to `limit` characters."""
+    return "".join(ch for ch in (text or "") if ch.isprintable())[:limit]
+
+
 def address_hash(address: str) -> str:
     """Keyed hash of a normalised address: lets us recognise it without keeping it."""
     key = current_app.config["ENGAGE"].hash_key.encode()
@@ -73,12 +78,15 @@ def address_hash(address: str) -> str:
 
 
 def is_suppressed(session: Session, address: str) -> bool:
-    return (
-        session.scalar(
-            select(Suppression.id).where(Suppression.email_hash == address_hash(address))
-        )
-        is not None
+    """Whether the address (in any spelling) is on the suppression list."""
+    try:
+        address = normalise_email(address)
+    except InvalidAddress:
+        return False
+    found = session.scalar(
+        select(Suppression.id).where(Suppression.email_hash == address_hash(address))
     )
+    return found is not None
 
 
 def resolve_topics(session: Session, slugs: list[str] | None) -> list[Topic]:
@@ -179,7 +187,7 @@ def sign_up(
     subscriber.digest = chosen_digest
     consent = Consent(
         subscriber=subscriber,
-        source=source[:300],
+        source=printable(source, 300),
         text=consent_text,
         version=version,
         consented_at=now,
@@ -329,6 +337,18 @@ def record_hard_bounce(session: Session, subscriber: Subscriber) -> bool:
     unsubscribe(session, subscriber)
     suppress(session, subscriber.email_hash, "bounced")
     return True
+
+
+def note_hard_bounce(session: Session, address: str) -> bool:
+    """A 5xx reply for `address`: count it against its subscriber, if any. True if suppressed."""
+    try:
+        normalised = normalise_email(address)
+    except InvalidAddress:
+        return False
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == normalised))
+    if subscriber is None:
+        return False
+    return record_hard_bounce(session, subscriber)
 
 
 def purge_unconfirmed(session: Session, now: datetime | None = None, batch: int = 500) -> int:

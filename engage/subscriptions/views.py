@@ -64,6 +64,7 @@ def _signup_page(state: dict | None = None, status: int = 200):
 
 
 @bp.route("/subscribe", methods=["GET", "POST"])
+@csrf.exempt  # the form itself checks its token, so a stale one keeps what the reader typed
 @limiter.limit(_signup_limit, methods=["POST"])
 def subscribe():
     if request.method == "GET":
