@@ -36,9 +36,18 @@ from engage.tokens import TokenError, make_token, read_token
 
 bp = Blueprint("subscriptions", __name__)
 
+# However many addresses try it, one address is signed up at most this often.
+ADDRESS_LIMIT = "5 per hour;10 per day"
+
 
 def _signup_limit() -> str:
     return current_app.config["ENGAGE"].signup_rate_limit
+
+
+def _address_key() -> str:
+    """Rate-limit key for the submitted address: a keyed hash, never the address itself."""
+    submitted = (request.form.get("email") or "").strip().lower()[:320]
+    return "address:" + service.address_hash(submitted)
 
 
 def topic_choices() -> list[tuple[str, str]]:
@@ -66,6 +75,7 @@ def _signup_page(state: dict | None = None, status: int = 200):
 @bp.route("/subscribe", methods=["GET", "POST"])
 @csrf.exempt  # the form itself checks its token, so a stale one keeps what the reader typed
 @limiter.limit(_signup_limit, methods=["POST"])
+@limiter.limit(ADDRESS_LIMIT, methods=["POST"], key_func=_address_key)
 def subscribe():
     if request.method == "GET":
         return _signup_page()

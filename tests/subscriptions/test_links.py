@@ -251,3 +251,16 @@ def test_delayed_consent_is_recorded_with_when_confirmation_was_sent(ctx, db, to
     later = outcome.consent.consented_at + timedelta(minutes=1)
     service.confirm(db.session, outcome.subscriber.id, outcome.consent.id, now=later)
     assert outcome.consent.confirmed_at == later
+
+
+def test_one_address_is_limited_whatever_the_client(app, topics):
+    from flask import g
+
+    statuses = []
+    for _ in range(6):
+        # The test's app context outlives requests, and Flask-WTF caches the form token in
+        # `g`; drop it so each fresh client gets a token in its own session.
+        g.pop("csrf_token", None)
+        with app.test_client() as fresh:  # a new client each time, as a botnet would be
+            statuses.append(sign_up(fresh, "target@example.org").status_code)
+    assert statuses == [303] * 5 + [429]
