@@ -45,7 +45,10 @@ HIDDEN_METHODS = frozenset({"HEAD", "OPTIONS"})  # added by Flask, not declared,
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: outside what UTC can hold
+        raise ValueError("timestamp is out of range") from None
 
 
 #: A timestamp in and out of the API: an aware datetime, normalised to UTC, written as ISO 8601

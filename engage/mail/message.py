@@ -15,6 +15,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
+import idna
+
 from engage.mail.render import Rendered
 
 # Bodies are encoded with lines of at most 78 characters; on the wire every line ends in CRLF
@@ -78,6 +80,7 @@ def build_message(
         if "@" not in parseaddr(value)[1]:
             raise ValueError(f"{label} is not an email address: {value!r}")
 
+    to = ascii_domain(to)
     msg = EmailMessage(policy=BUILD_POLICY)
     msg["From"] = sender
     msg["To"] = to
@@ -94,9 +97,36 @@ def build_message(
     return msg
 
 
+def ascii_domain(address: str) -> str:
+    """`address` with an internationalised domain in its ASCII (IDNA) form.
+
+    An ASCII local part at a Unicode domain then needs no SMTPUTF8 from the server; only a
+    non-ASCII local part does.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return address
+
+
+def is_international(msg: EmailMessage) -> bool:
+    """Whether an address of the message needs SMTPUTF8 (a non-ASCII local part)."""
+    sender, recipients = envelope(msg)
+    return any(not address.isascii() for address in (sender, *recipients))
+
+
 def serialise(msg: EmailMessage) -> bytes:
-    """The bytes sent over SMTP (CRLF line ends, header lines never folded)."""
-    return msg.as_bytes(policy=WIRE_POLICY)
+    """The bytes sent over SMTP (CRLF line ends, header lines never folded).
+
+    A message to a non-ASCII address is written as UTF-8 (RFC 6532); the transport then asks
+    the server for SMTPUTF8.
+    """
+    return msg.as_bytes(
+        policy=WIRE_POLICY.clone(utf8=True) if is_international(msg) else WIRE_POLICY
+    )
 
 
 def envelope(msg: EmailMessage) -> tuple[str, list[str]]:

@@ -53,7 +53,9 @@ class OutboxHandler:
 
 def start_sink(folder: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> Controller:
     """Start the sink in a background thread; call `.stop()` on the result to end it."""
-    controller = Controller(OutboxHandler(Path(folder)), hostname=host, port=port)
+    controller = Controller(
+        OutboxHandler(Path(folder)), hostname=host, port=port, enable_SMTPUTF8=True
+    )
     controller.start()
     return controller
 

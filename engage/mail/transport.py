@@ -20,7 +20,7 @@ from typing import Protocol
 
 from engage.config import SmtpSettings
 from engage.mail.errors import PermanentFailure, TemporaryFailure
-from engage.mail.message import envelope, mask_address, serialise
+from engage.mail.message import envelope, is_international, mask_address, serialise
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,15 @@ class SmtpTransport:
             options = []
             if smtp.does_esmtp and smtp.has_extn("size"):
                 options.append(f"SIZE={len(raw)}")
+            if is_international(msg):
+                if not smtp.has_extn("smtputf8"):
+                    raise PermanentFailure(
+                        "the SMTP server cannot deliver to addresses with non-ASCII characters "
+                        "(no SMTPUTF8)",
+                        code=553,
+                        recipients=recipients,
+                    )
+                options += ["SMTPUTF8", "BODY=8BITMIME"]
             code, resp = smtp.mail(sender, options)
             if code != 250:
                 raise failure(code, resp, recipients)

@@ -63,7 +63,8 @@ def normalise_email(raw: str) -> str:
             "That does not look like an email address. Please check it and try again."
         ) from None
     local, _, domain = result.normalized.rpartition("@")
-    return f"{local}@{domain.lower()}".lower() if local.isascii() else f"{local}@{domain.lower()}"
+    # Local parts are case-sensitive in theory and never in practice: one person, one row.
+    return f"{local}@{domain}".lower()
 
 
 def printable(text: str, limit: int) -> str:

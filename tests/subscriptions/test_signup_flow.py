@@ -163,3 +163,12 @@ def test_the_honeypot_looks_like_success_and_records_nothing(client, topics, db,
     assert response.headers["Location"] == "/subscribe/check-your-email"
     assert db.session.scalar(select(Subscriber)) is None
     assert tasks.run() == []
+
+
+def test_an_internationalised_address_gets_its_confirmation(client, topics, tasks, smtp_server):
+    assert sign_up(client, "Zoë@Exämple.org").status_code == 303
+    tasks.run()
+    [received] = smtp_server.messages
+    # The Unicode local part travels with SMTPUTF8; the domain goes out in its IDNA form.
+    assert received.rcpt_tos == ["zoë@xn--exmple-cua.org"]
+    assert received.message["To"] == "zoë@xn--exmple-cua.org"

@@ -73,7 +73,11 @@ class SmtpServer:
         self.handler = RecordingHandler()
         self.port = port or free_port()
         self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, decode_data=False
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            decode_data=False,
+            enable_SMTPUTF8=True,
         )
 
     @property
