@@ -2,10 +2,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from engage.subscriptions import views
+    from engage.subscriptions import embed, views
     from engage.subscriptions.forms import DIGEST_CHOICES
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(embed.bp)
 
     @app.context_processor
     def _signup():

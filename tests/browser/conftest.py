@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from engage.extensions import limiter
 from tests.support.browser import launch, require_chromium
 from tests.support.live import LiveServer
 
@@ -46,3 +48,40 @@ def browser_page(chromium):
     page.on("request", lambda request: recorded.requests.append(request.url))
     yield recorded
     context.close()
+
+
+@pytest.fixture
+def queue_app(app, make_app, committed):
+    """An app like the session's whose tasks go to a queue of its own.
+
+    Run its tasks with `tests.support.tasks.run_queued(queue_app)`. The session app's default
+    queue is shared by every test run on the same broker (a Redis used by several people), and
+    another run's consumer or purge could take a message this test waits for.
+    """
+    from tests.support.tasks import purge
+
+    own = make_app(WTF_CSRF_ENABLED=True)
+    celery = own.extensions["celery"]
+    celery.conf.task_default_queue = f"engage-browser-{uuid.uuid4().hex[:12]}"
+    app.extensions["celery"].set_default()  # building an app made its Celery the default
+    with own.app_context():
+        limiter.reset()
+    yield own
+    purge(own)
+    if celery.conf.broker_url.startswith("redis"):
+        # Redis keeps the bindings of every queue ever declared; drop this one's.
+        import redis
+
+        client = redis.Redis.from_url(celery.conf.broker_url)
+        keys = list(client.scan_iter(match=f"*{celery.conf.task_default_queue}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def queue_live_server(queue_app):
+    """`queue_app` served like `live_server` (on committed data); yields the LiveServer."""
+    server = LiveServer(queue_app).start()
+    yield server
+    server.stop()
