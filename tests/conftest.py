@@ -126,6 +126,16 @@ def _empty_default_queue(app):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits(app):
+    """Each test starts with no rate-limit counters (they live in memory in the test app)."""
+    from engage.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _smtp_clean(smtp_server):
     smtp_server.reset()
     yield

@@ -1,16 +1,8 @@
 import pytest
 
 from engage.accounts import service
-from engage.extensions import limiter
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(app):
-    with app.app_context():
-        limiter.reset()
-    yield
 
 
 @pytest.fixture

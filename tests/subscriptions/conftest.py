@@ -1,14 +1,6 @@
 import pytest
 
-from engage.extensions import limiter
 from engage.subscriptions.models import Topic
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(app):
-    with app.app_context():
-        limiter.reset()
-    yield
 
 
 @pytest.fixture
