@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Index,
     String,
     Table,
     Text,
@@ -70,6 +71,8 @@ class Delivery(db.Model):
         CheckConstraint(
             "status IN ('pending', 'claimed', 'sent', 'failed', 'skipped')", name="status"
         ),
+        # Workers claim a newsletter's pending rows and count its rows by status.
+        Index("ix_deliveries_newsletter_status", "newsletter_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,6 +87,9 @@ class Delivery(db.Model):
     )
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Random per claim: a worker whose lease ran out (and whose rows another worker took over)
+    # can no longer mark them.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     smtp_reply: Mapped[str] = mapped_column(String(500), default="")

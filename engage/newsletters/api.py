@@ -1,0 +1,258 @@
+"""Newsletters in the JSON API, for editors: create, read progress, schedule, steer, test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
+
+from engage.api import ApiError, Timestamp, api_route, current_api_key
+from engage.extensions import db
+from engage.newsletters import service
+from engage.newsletters.models import NEWSLETTER_STATUSES, Newsletter
+
+MAX_ID = 2**31 - 1
+TAGS = ["newsletters"]
+
+
+def _in_range(value, handler: ValidatorFunctionWrapHandler):
+    try:
+        return handler(value)
+    except OverflowError:
+        raise ValueError("the date is out of range") from None
+
+
+SafeTimestamp = Annotated[Timestamp, WrapValidator(_in_range)]
+
+
+class NewsletterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(max_length=200)
+    preheader: str = Field("", max_length=200, description="Preview text shown by mail apps.")
+    body_markdown: str | None = Field(None, max_length=200_000)
+    body_mjml: str | None = Field(
+        None, max_length=200_000, description="MJML column content; wins over Markdown."
+    )
+    topics: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=50, description="Topic slugs to send to."
+    )
+
+
+class CountsOut(BaseModel):
+    total: int
+    sent: int
+    failed: int
+    pending: int = Field(description="Not yet sent (including rows a worker holds).")
+    skipped: int
+
+
+class NewsletterOut(BaseModel):
+    id: int
+    status: Literal[NEWSLETTER_STATUSES]
+    subject: str
+    topics: list[str]
+    scheduled_at: Timestamp | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    paused_reason: str
+    counts: CountsOut
+    rate_per_second: float
+    eta_seconds: float | None
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    send_at: Literal["now"] | SafeTimestamp = Field(
+        description='ISO 8601 with an offset, or "now".'
+    )
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=500)
+
+
+class TestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(max_length=320)
+
+
+def _newsletter(newsletter_id: int) -> Newsletter:
+    newsletter = db.session.get(Newsletter, newsletter_id) if newsletter_id <= MAX_ID else None
+    if newsletter is None:
+        raise ApiError(404, "There is no newsletter with this id.")
+    return newsletter
+
+
+def _out(newsletter: Newsletter) -> NewsletterOut:
+    progress = service.progress(db.session, newsletter)
+    return NewsletterOut(
+        id=newsletter.id,
+        status=newsletter.status,
+        subject=newsletter.subject,
+        topics=sorted(topic.slug for topic in newsletter.topics),
+        scheduled_at=newsletter.scheduled_at,
+        started_at=newsletter.started_at,
+        finished_at=newsletter.finished_at,
+        paused_reason=newsletter.paused_reason,
+        counts=CountsOut(**{key: progress[key] for key in CountsOut.model_fields}),
+        rate_per_second=progress["rate_per_second"],
+        eta_seconds=progress["eta_seconds"],
+    )
+
+
+def _refused(exc: service.NewsletterError) -> ApiError:
+    if exc.field is None:  # a transition the newsletter's status does not allow
+        return ApiError(409, str(exc))
+    return ApiError(422, "Some fields are not valid.", fields={exc.field: str(exc)})
+
+
+def _render_error(exc: service.NewsletterRenderError, field: str) -> ApiError:
+    message = str(exc) if exc.line is None else f"Line {exc.line}: {exc}"
+    return ApiError(422, "The newsletter could not be rendered.", fields={field: message})
+
+
+@api_route(
+    "/newsletters",
+    methods=["POST"],
+    role="editor",
+    body=NewsletterIn,
+    response=NewsletterOut,
+    status=201,
+    summary="Create a newsletter (a draft)",
+    tags=TAGS,
+)
+def create_newsletter(body: NewsletterIn):
+    """`body_mjml` (column content: mj-text, mj-button…) or `body_markdown`. A body that does
+    not render answers 422 with the renderer's message; unknown topics answer 422."""
+    key = current_api_key()
+    try:
+        newsletter = service.create_newsletter(
+            db.session,
+            subject=body.subject,
+            preheader=body.preheader,
+            body_markdown=body.body_markdown,
+            body_mjml=body.body_mjml,
+            topic_slugs=body.topics,
+            created_by_id=getattr(key, "created_by_id", None),
+        )
+    except service.NewsletterRenderError as exc:
+        raise _render_error(exc, "body_mjml" if body.body_mjml else "body_markdown") from None
+    except service.NewsletterError as exc:
+        raise _refused(exc) from None
+    return _out(newsletter)
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>",
+    role="editor",
+    response=NewsletterOut,
+    summary="A newsletter and the progress of its send",
+    tags=TAGS,
+)
+def get_newsletter(newsletter_id: int):
+    return _out(_newsletter(newsletter_id))
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>/schedule",
+    methods=["POST"],
+    role="editor",
+    body=ScheduleIn,
+    response=NewsletterOut,
+    summary="Schedule a newsletter, or send it now",
+    tags=TAGS,
+)
+def schedule_newsletter(newsletter_id: int, body: ScheduleIn):
+    """From draft, scheduled or missed (409 otherwise). A time more than a minute in the past
+    answers 422."""
+    newsletter = _newsletter(newsletter_id)
+    try:
+        if body.send_at == "now":
+            service.send_now(db.session, newsletter)
+        else:
+            assert isinstance(body.send_at, datetime)
+            service.schedule(db.session, newsletter, body.send_at)
+    except service.NewsletterError as exc:
+        raise _refused(exc) from None
+    return _out(newsletter)
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>/pause",
+    methods=["POST"],
+    role="editor",
+    body=PauseIn,
+    response=NewsletterOut,
+    summary="Pause a send",
+    tags=TAGS,
+)
+def pause_newsletter(newsletter_id: int, body: PauseIn):
+    """Only while sending (409 otherwise); the message in flight still goes."""
+    newsletter = _newsletter(newsletter_id)
+    try:
+        service.pause(db.session, newsletter, body.reason)
+    except service.NewsletterError as exc:
+        raise _refused(exc) from None
+    return _out(newsletter)
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>/resume",
+    methods=["POST"],
+    role="editor",
+    response=NewsletterOut,
+    summary="Resume a paused send",
+    tags=TAGS,
+)
+def resume_newsletter(newsletter_id: int):
+    """Continues with the readers not yet sent to; nobody gets it twice."""
+    newsletter = _newsletter(newsletter_id)
+    try:
+        service.resume(db.session, newsletter)
+    except service.NewsletterError as exc:
+        raise _refused(exc) from None
+    return _out(newsletter)
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>/cancel",
+    methods=["POST"],
+    role="editor",
+    response=NewsletterOut,
+    summary="Cancel a newsletter",
+    tags=TAGS,
+)
+def cancel_newsletter(newsletter_id: int):
+    """Readers not yet sent to are skipped. From scheduled, missed, sending or paused."""
+    newsletter = _newsletter(newsletter_id)
+    try:
+        service.cancel(db.session, newsletter)
+    except service.NewsletterError as exc:
+        raise _refused(exc) from None
+    return _out(newsletter)
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>/test",
+    methods=["POST"],
+    role="editor",
+    body=TestIn,
+    status=202,
+    summary="Send a test copy",
+    tags=TAGS,
+)
+def test_newsletter(newsletter_id: int, body: TestIn):
+    """Sends the newsletter as it stands to `to` from a worker, "[Test]" in the subject, with
+    links that work but belong to nobody."""
+    newsletter = _newsletter(newsletter_id)
+    try:
+        service.send_test(newsletter, body.to)
+    except service.NewsletterError as exc:
+        raise _refused(exc) from None
+    return {"queued": True, "to": body.to}

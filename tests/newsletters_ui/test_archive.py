@@ -1,0 +1,101 @@
+"""The public archive: web versions without personal links, the list, and the Atom feed."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+from engage.newsletters.public import slugify
+from engage.types import utcnow
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def test_slugify():
+    assert slugify("Our news, in brief!") == "our-news-in-brief"
+    assert slugify("Café & crème") == "cafe-creme"
+    assert slugify("!!!") == "newsletter"
+    assert len(slugify("word " * 50)) <= 80
+
+
+def test_the_web_version_has_no_personal_links(client, make_newsletter):
+    newsletter = make_newsletter(
+        subject="Autumn news", status="sent", finished_at=utcnow(), body_markdown="Hello **all**."
+    )
+    response = client.get(f"/newsletters/{newsletter.id}-autumn-news")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<strong>all</strong>" in page
+    assert "/u/" not in page
+    assert "/preferences/" not in page
+    assert "%%" not in page
+    assert "Unsubscribe" not in page
+    assert 'href="/newsletters"' in page  # the way back to the archive
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+
+
+def test_the_web_version_redirects_to_its_canonical_slug(client, make_newsletter):
+    newsletter = make_newsletter(subject="Autumn news", status="sent", finished_at=utcnow())
+    response = client.get(f"/newsletters/{newsletter.id}-old-title")
+    assert response.status_code == 301
+    assert response.headers["Location"].endswith(f"/newsletters/{newsletter.id}-autumn-news")
+
+
+def test_only_sent_newsletters_are_public(client, make_newsletter):
+    for status in ("draft", "scheduled", "sending", "paused", "cancelled", "missed"):
+        newsletter = make_newsletter(subject="Secret", status=status)
+        assert client.get(f"/newsletters/{newsletter.id}-secret").status_code == 404, status
+    assert client.get("/newsletters/999-secret").status_code == 404
+
+
+def test_the_list_page(client, make_newsletter):
+    make_newsletter(subject="Sent one", status="sent", finished_at=utcnow())
+    make_newsletter(subject="Draft one")
+    page = client.get("/newsletters").get_data(as_text=True)
+    assert "Sent one" in page
+    assert "Draft one" not in page
+    assert 'type="application/atom+xml"' in page
+
+
+def test_the_feed_is_valid_atom_and_lists_only_sent_newsletters(client, make_newsletter):
+    older = make_newsletter(
+        subject="Summer <news> & more",
+        preheader="Sun",
+        status="sent",
+        finished_at=utcnow() - timedelta(days=30),
+    )
+    newer = make_newsletter(subject="Autumn news", status="sent", finished_at=utcnow())
+    make_newsletter(subject="Not yet", status="scheduled", scheduled_at=utcnow() + timedelta(1))
+    make_newsletter(subject="Stopped", status="cancelled")
+    response = client.get("/newsletters/feed.atom")
+    assert response.status_code == 200
+    assert response.mimetype == "application/atom+xml"
+    feed = ET.fromstring(response.data)  # noqa: S314 (our own feed, not untrusted input)
+    assert feed.tag == f"{ATOM}feed"
+    for child in ("id", "title", "updated", "author"):
+        assert feed.find(f"{ATOM}{child}") is not None, child
+    links = {link.get("rel"): link.get("href") for link in feed.findall(f"{ATOM}link")}
+    assert links["self"] == "http://engage.test/newsletters/feed.atom"
+    assert links["alternate"] == "http://engage.test/newsletters"
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}title") for e in entries] == [
+        "Autumn news",
+        "Summer <news> & more",
+    ]
+    first = entries[0]
+    url = f"http://engage.test/newsletters/{newer.id}-autumn-news"
+    assert first.findtext(f"{ATOM}id") == url
+    assert first.find(f"{ATOM}link").get("href") == url
+    assert first.findtext(f"{ATOM}updated").endswith("+00:00")
+    assert entries[1].findtext(f"{ATOM}summary") == "Sun"
+    assert entries[1].findtext(f"{ATOM}id").endswith(f"/newsletters/{older.id}-summer-news-more")
+    content = first.findtext(f"{ATOM}content")
+    assert "/u/" not in content and "/preferences/" not in content
+    assert feed.findtext(f"{ATOM}updated") == first.findtext(f"{ATOM}updated")
+
+
+def test_an_empty_feed_is_still_valid(client, db):
+    feed = ET.fromstring(client.get("/newsletters/feed.atom").data)  # noqa: S314 (our feed)
+    assert feed.findall(f"{ATOM}entry") == []
+    assert feed.findtext(f"{ATOM}updated")
