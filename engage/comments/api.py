@@ -1,0 +1,247 @@
+"""Replies in the JSON API, for moderators: list a queue, approve, reject, mark as spam, bulk.
+
+The author's address is in no answer unless the key has the admin role.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from flask import Response
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from sqlalchemy import select
+
+from engage.api import ApiError, Page, PageQuery, Timestamp, api_route, current_api_key, paginate
+from engage.articles.models import Article
+from engage.comments import service
+from engage.comments.models import COMMENT_STATUSES, Comment
+from engage.extensions import db
+
+TAGS = ["comments"]
+MAX_ID = 2**31 - 1
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+class CommentOut(BaseModel):
+    id: int
+    article: str = Field(description="The article's slug.")
+    parent_id: int | None
+    author_name: str
+    body_html: str
+    status: Literal[COMMENT_STATUSES]
+    flags: list[str] = Field(description="needs_care, links, suspect, reported.")
+    created_at: Timestamp
+
+
+class CommentAdminOut(CommentOut):
+    author_email: str | None = Field(description="Only for keys with the admin role.")
+
+
+class CommentQuery(PageQuery):
+    status: Annotated[Literal[COMMENT_STATUSES] | None, BeforeValidator(_blank_is_none)] = None
+    queue: Annotated[
+        Literal["needs_care", "reported", "pending"] | None, BeforeValidator(_blank_is_none)
+    ] = Field(None, description="A moderation queue; combines with `status`.")
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=500)
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(min_length=1, max_length=200)
+    action: Literal["approve", "reject", "spam"]
+    reason: str = Field("", max_length=500)
+
+
+class BulkOut(BaseModel):
+    changed: list[int]
+    unchanged: list[int]
+    missing: list[int]
+
+
+def _flags(comment: Comment, reported: set[int]) -> list[str]:
+    flags = []
+    if comment.flag_needs_care:
+        flags.append("needs_care")
+    if comment.flag_links:
+        flags.append("links")
+    if comment.flag_suspect:
+        flags.append("suspect")
+    if comment.id in reported:
+        flags.append("reported")
+    return flags
+
+
+def _items(comments: list[Comment], admin: bool) -> list[dict]:
+    from engage.comments.models import CommentReport
+
+    ids = [c.id for c in comments]
+    slugs = (
+        dict(
+            db.session.execute(
+                select(Article.id, Article.slug).where(
+                    Article.id.in_({c.article_id for c in comments})
+                )
+            ).all()
+        )
+        if comments
+        else {}
+    )
+    reported = (
+        set(
+            db.session.scalars(
+                select(CommentReport.comment_id).where(
+                    CommentReport.comment_id.in_(ids), CommentReport.resolved_at.is_(None)
+                )
+            )
+        )
+        if ids
+        else set()
+    )
+    items = []
+    for c in comments:
+        item = {
+            "id": c.id,
+            "article": slugs.get(c.article_id, ""),
+            "parent_id": c.parent_id,
+            "author_name": c.author_name,
+            "body_html": c.body_html,
+            "status": c.status,
+            "flags": _flags(c, reported),
+            "created_at": c.created_at,
+        }
+        if admin:
+            item["author_email"] = c.author_email
+        items.append(item)
+    return items
+
+
+@api_route(
+    "/comments",
+    role="moderator",
+    query=CommentQuery,
+    response=Page[CommentOut],
+    summary="List replies",
+    tags=TAGS,
+)
+def list_comments(query: CommentQuery):
+    """Filter by `status` and by `queue` (needs_care, reported, pending). Waiting queues are
+    oldest first, the rest newest first. `author_email` is added only for admin keys."""
+    if query.queue:
+        statement = service.queue_statement(query.queue)
+        if query.status:
+            statement = statement.where(Comment.status == query.status)
+    elif query.status:
+        statement = (
+            select(Comment)
+            .where(Comment.status == query.status)
+            .order_by(Comment.created_at.desc(), Comment.id.desc())
+        )
+    else:
+        statement = select(Comment).order_by(Comment.created_at.desc(), Comment.id.desc())
+    admin = current_api_key().role == "admin"
+    page = paginate(db.session, statement, query)
+    page["items"] = _items(page["items"], admin)
+    model = Page[CommentAdminOut] if admin else Page[CommentOut]
+    return Response(model.model_validate(page).model_dump_json(), mimetype="application/json")
+
+
+def _comment(comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id) if comment_id <= MAX_ID else None
+    if comment is None:
+        raise ApiError(404, "There is no reply with this id.")
+    return comment
+
+
+def _decide(comment_id: int, action: str, reason: str = ""):
+    comment = _comment(comment_id)
+    key = current_api_key()
+    service.moderate(
+        db.session,
+        comment,
+        action,
+        reason=reason or f"by API key {key.name}",
+        user_id=key.created_by_id,
+        actor="api",
+    )
+    db.session.flush()
+    return CommentOut.model_validate(_items([comment], False)[0])
+
+
+@api_route(
+    "/comments/<int:comment_id>/approve",
+    methods=["POST"],
+    role="moderator",
+    response=CommentOut,
+    summary="Approve a reply",
+    tags=TAGS,
+)
+def approve_comment(comment_id: int):
+    """Publishes the reply and emails the author of the reply it answers, if they asked."""
+    return _decide(comment_id, "approve")
+
+
+@api_route(
+    "/comments/<int:comment_id>/reject",
+    methods=["POST"],
+    role="moderator",
+    body=RejectIn,
+    response=CommentOut,
+    summary="Reject a reply",
+    tags=TAGS,
+)
+def reject_comment(comment_id: int, body: RejectIn):
+    """Send `{"reason": "…"}` (or `{}`)."""
+    return _decide(comment_id, "reject", body.reason.strip())
+
+
+@api_route(
+    "/comments/<int:comment_id>/spam",
+    methods=["POST"],
+    role="moderator",
+    response=CommentOut,
+    summary="Mark a reply as spam",
+    tags=TAGS,
+)
+def spam_comment(comment_id: int):
+    return _decide(comment_id, "spam")
+
+
+@api_route(
+    "/comments/bulk",
+    methods=["POST"],
+    role="moderator",
+    body=BulkIn,
+    response=BulkOut,
+    summary="Decide several replies at once",
+    tags=TAGS,
+)
+def bulk_comments(body: BulkIn):
+    """One action for up to 200 ids; ids that name no reply are listed in `missing`."""
+    ids = [i for i in dict.fromkeys(body.ids) if 0 < i <= MAX_ID]
+    comments = {c.id: c for c in db.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
+    key = current_api_key()
+    changed, unchanged = [], []
+    for comment_id in ids:
+        comment = comments.get(comment_id)
+        if comment is None:
+            continue
+        did = service.moderate(
+            db.session,
+            comment,
+            body.action,
+            reason=body.reason.strip() or f"by API key {key.name}",
+            user_id=key.created_by_id,
+            actor="api",
+        )
+        (changed if did else unchanged).append(comment_id)
+    missing = [i for i in body.ids if i not in comments]
+    return BulkOut(changed=changed, unchanged=unchanged, missing=missing)

@@ -1,0 +1,202 @@
+"""Emails about replies: one function per email returning its context, the `queue_*` helpers,
+and the domain side of the moderator and reply-notification tasks.
+
+Replies travel in emails as plain text with their links defanged ("example[.]org/page"), so
+nothing a reader wrote becomes a clickable link or markup in anyone's mailbox.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta
+
+import nh3
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engage.accounts.models import User
+from engage.articles.models import Article
+from engage.comments import service
+from engage.comments.models import Comment, Commenter, ModerationLink
+from engage.mail.message import bulk_headers
+from engage.mail.service import queue_email
+from engage.tokens import make_token
+from engage.types import utcnow
+from engage.urls import external_url
+
+LINK_LIFETIME = timedelta(days=7)
+EXCERPT = 1200
+_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.\-]*:/*|www\.)[^\s<>\"']+")
+
+
+def _defang(match: re.Match) -> str:
+    url = re.sub(r"(?i)^[a-z][a-z0-9+.\-]*:/*", "", match.group(0))
+    host, slash, rest = url.partition("/")
+    return host.replace(".", "[.]") + slash + rest
+
+
+def reply_as_text(comment: Comment, limit: int = EXCERPT) -> str:
+    """The reply as plain text: no markup, links shown but not clickable."""
+    text = html.unescape(nh3.clean(comment.body_html or "", tags=set()))
+    text = _URL.sub(_defang, text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _flags(comment: Comment) -> list[str]:
+    flags = []
+    if comment.flag_needs_care:
+        flags.append("needs care: crisis language")
+    if comment.flag_suspect:
+        flags.append("suspect words")
+    if comment.flag_links:
+        flags.append(f"{comment.link_count} links")
+    return flags
+
+
+def moderators(session: Session) -> list[User]:
+    """Every active member of staff who moderates (admins and editors moderate too)."""
+    users = session.scalars(select(User).where(User.active).order_by(User.id)).all()
+    return [user for user in users if user.can("moderator")]
+
+
+def make_links(session: Session, comment: Comment, user: User, now: datetime) -> dict[str, str]:
+    """A fresh approve and reject link for one moderator: one action each, once, for 7 days."""
+    urls = {}
+    for action in ("approve", "reject"):
+        link = ModerationLink(
+            comment_id=comment.id,
+            user_id=user.id,
+            action=action,
+            created_at=now,
+            expires_at=now + LINK_LIFETIME,
+        )
+        session.add(link)
+        session.flush()
+        token = make_token("moderation-action", {"l": link.id, "c": comment.id, "a": action})
+        urls[action] = external_url("comments.moderation_link", action=action, token=token)
+    return urls
+
+
+def _reply_context(comment: Comment, article: Article, urls: dict[str, str]) -> dict:
+    return {
+        "comment_id": comment.id,
+        "article_title": article.title,
+        "author_name": comment.author_name,
+        "text": reply_as_text(comment),
+        "needs_care": comment.flag_needs_care,
+        "flags": _flags(comment),
+        "approve_url": urls["approve"],
+        "reject_url": urls["reject"],
+        "queue_url": external_url("comments_admin.queue", tab=_tab(comment)),
+    }
+
+
+def _tab(comment: Comment) -> str:
+    return "needs_care" if comment.flag_needs_care else "pending"
+
+
+def notify_moderators(session: Session, comment_id: int, now: datetime | None = None) -> int:
+    """Email each moderator about one reply waiting in the queue. Idempotent: a reply already
+    notified, or no longer pending, sends nothing. Returns emails queued; caller commits."""
+    now = now or utcnow()
+    comment = session.get(Comment, comment_id, with_for_update=True)
+    if comment is None or comment.status != "pending" or comment.moderators_notified_at:
+        return 0
+    comment.moderators_notified_at = now
+    article = session.get(Article, comment.article_id)
+    sent = 0
+    for user in moderators(session):
+        urls = make_links(session, comment, user, now)
+        queue_email("comment_moderation", user.email, _reply_context(comment, article, urls))
+        sent += 1
+    session.flush()
+    return sent
+
+
+def moderation_digest(session: Session, now: datetime | None = None, batch: int = 50) -> int:
+    """The batched email: every reply waiting and not yet notified, one email per moderator.
+    Returns replies included; caller commits."""
+    now = now or utcnow()
+    comments = session.scalars(
+        select(Comment)
+        .where(Comment.status == "pending", Comment.moderators_notified_at.is_(None))
+        .order_by(Comment.created_at, Comment.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not comments:
+        return 0
+    articles = {
+        a.id: a
+        for a in session.scalars(
+            select(Article).where(Article.id.in_({c.article_id for c in comments}))
+        )
+    }
+    for comment in comments:
+        comment.moderators_notified_at = now
+    for user in moderators(session):
+        items = [
+            _reply_context(c, articles[c.article_id], make_links(session, c, user, now))
+            for c in comments
+        ]
+        queue_email(
+            "comment_moderation_digest",
+            user.email,
+            {"items": items, "queue_url": external_url("comments_admin.queue", tab="pending")},
+        )
+    session.flush()
+    return len(comments)
+
+
+# --- Reply notifications ----------------------------------------------------------------
+
+
+def unsubscribe_url(commenter: Commenter) -> str:
+    return external_url("comments.unsubscribe", unsubscribe_id=commenter.unsubscribe_id)
+
+
+def comment_notify_confirm(commenter: Commenter) -> dict:
+    """Double opt-in for reply notifications: the link opens a page whose button confirms."""
+    token = make_token("confirm", {"cm": commenter.id})
+    return {"confirm_url": external_url("comments.confirm_notifications", token=token)}
+
+
+def queue_notify_confirmation(commenter: Commenter) -> None:
+    queue_email("comment_notify_confirm", commenter.email, comment_notify_confirm(commenter))
+
+
+def comment_reply(reply: Comment, parent: Comment, article: Article, commenter: Commenter):
+    return {
+        "article_title": article.title,
+        "reply_author": reply.author_name,
+        "text": reply_as_text(reply),
+        "parent_excerpt": reply_as_text(parent, 300),
+        "permalink": external_url("articles.show", slug=article.slug) + f"#c-{reply.id}",
+        "unsubscribe_url": unsubscribe_url(commenter),
+    }
+
+
+def reply_notification(session: Session, reply_id: int):
+    """The notification for the author of the reply `reply_id` answers, as
+    `(to, context, headers)`, or None: only for an approved reply, and only if that author
+    ticked the box and confirmed their address. The caller sends it (a worker, at once)."""
+    reply = session.get(Comment, reply_id)
+    if reply is None or reply.status != "approved" or reply.deleted_at or not reply.parent_id:
+        return None
+    parent = session.get(Comment, reply.parent_id)
+    if parent is None or not parent.notify_replies or parent.author_email is None:
+        return None
+    if parent.author_email_hash == reply.author_email_hash:
+        return None
+    commenter = service.get_commenter(session, parent.author_email_hash)
+    if commenter is None or not commenter.wants_notifications:
+        return None
+    article = session.get(Article, reply.article_id)
+    settings = current_app.config["ENGAGE"]
+    headers = bulk_headers(
+        f"{settings.site_name} replies <replies.{settings.list_id_domain}>",
+        unsubscribe_url(commenter),
+    )
+    return commenter.email, comment_reply(reply, parent, article, commenter), headers
