@@ -30,6 +30,23 @@ ENV_KEYS = {
     "HASH_KEY",
     "CONFIRM_MAX_AGE_HOURS",
     "EMBED_ORIGINS",
+    "SEND_RATE_PER_SECOND",
+    "SEND_BATCH_SIZE",
+    "SMTP_MAX_CONNECTIONS",
+    "SEND_LEASE_SECONDS",
+    "SEND_PAUSE_AFTER_FAILURES",
+    "SEND_RETRY_BACKOFF",
+    "SEND_RECONNECT_AFTER",
+    "DKIM_PRIVATE_KEY",
+    "DKIM_SELECTOR",
+    "DKIM_DOMAIN",
+    "COMMENT_PREMODERATION",
+    "COMMENT_BANNED_WORDS",
+    "COMMENT_CRISIS_WORDS",
+    "COMMENT_SUSPECT_WORDS",
+    "MODERATOR_NOTIFY",
+    "PROXY_COUNT",
+    "COMMENT_HOURLY_LIMIT",
 }
 
 
@@ -65,8 +82,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.accounts import init_app as init_accounts
     from engage.api import init_app as init_api
     from engage.articles import init_app as init_articles
+    from engage.comments import init_app as init_comments
     from engage.core import init_app as init_core
     from engage.mail import init_app as init_mail
+    from engage.newsletters import init_app as init_newsletters
     from engage.subscriptions import init_app as init_subscriptions
 
     init_core(app)
@@ -75,4 +94,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_api(app)
     init_mail(app)
     init_subscriptions(app)
+    init_newsletters(app)
+    init_comments(app)
     return app

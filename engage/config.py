@@ -56,6 +56,69 @@ class SmtpSettings:
         )
 
 
+def _positive(env: dict[str, str], name: str, default: str) -> int:
+    value = int(env.get(name) or default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _dkim(env: dict[str, str]) -> dict[str, str]:
+    """DKIM settings: all of DKIM_PRIVATE_KEY (PEM or a path to it), DKIM_SELECTOR and
+    DKIM_DOMAIN, or none of them."""
+    key = env.get("DKIM_PRIVATE_KEY", "").strip()
+    selector = env.get("DKIM_SELECTOR", "").strip()
+    domain = env.get("DKIM_DOMAIN", "").strip()
+    if not (key or selector or domain):
+        return {}
+    if not (key and selector and domain):
+        raise ConfigError("DKIM needs DKIM_PRIVATE_KEY, DKIM_SELECTOR and DKIM_DOMAIN together")
+    if "-----BEGIN" not in key:
+        path = Path(key)
+        if not path.is_file():
+            raise ConfigError(f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file: {key}")
+        key = path.read_text()
+    return {"dkim_private_key": key, "dkim_selector": selector, "dkim_domain": domain}
+
+
+DEFAULT_CRISIS_WORDS = (
+    "suicide", "suicidal", "kill myself", "killing myself", "end my life", "ending my life",
+    "take my own life", "want to die", "wanna die", "better off dead", "no reason to live",
+    "self-harm", "self harm", "hurt myself", "hurting myself", "cut myself", "cutting myself",
+    "overdose",
+)  # fmt: skip
+DEFAULT_SUSPECT_WORDS = ("casino", "viagra", "crypto", "bitcoin", "payday loan", "seo services")
+MODERATOR_NOTIFY_MODES = ("immediate", "batched", "off")
+
+
+def _words(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    if name not in env:
+        return default
+    return tuple(w.strip().lower() for w in env[name].split(",") if w.strip())
+
+
+def _comment_settings(env: dict[str, str]) -> dict:
+    """Reply moderation settings (engage/comments): word lists are comma-separated."""
+    notify = (env.get("MODERATOR_NOTIFY") or "immediate").strip()
+    if notify not in MODERATOR_NOTIFY_MODES:
+        raise ConfigError(
+            f"MODERATOR_NOTIFY must be one of {', '.join(MODERATOR_NOTIFY_MODES)}, got {notify!r}"
+        )
+    proxies = int(env.get("PROXY_COUNT") or "0")
+    if proxies < 0:
+        raise ConfigError(f"PROXY_COUNT must be 0 or more, got {proxies}")
+    premoderation = (env.get("COMMENT_PREMODERATION") or "1").strip().lower()
+    return {
+        "comment_premoderation": premoderation not in ("0", "false", "no", "off"),
+        "comment_banned_words": _words(env, "COMMENT_BANNED_WORDS", ()),
+        "comment_crisis_words": _words(env, "COMMENT_CRISIS_WORDS", DEFAULT_CRISIS_WORDS),
+        "comment_suspect_words": _words(env, "COMMENT_SUSPECT_WORDS", DEFAULT_SUSPECT_WORDS),
+        "moderator_notify": notify,
+        "proxy_count": proxies,
+        "comment_hourly_limit": int(env.get("COMMENT_HOURLY_LIMIT") or "20"),
+    }
+
+
 @dataclass
 class Settings:
     """Everything Engage reads from its environment. Build with `Settings.from_env()`."""
@@ -83,6 +146,26 @@ class Settings:
     confirm_max_age_hours: int = 48
     embed_origins: tuple[str, ...] = ()
     consent_version: str = "2026-11"
+    # The newsletter send pipeline (engage/newsletters/pipeline.py).
+    send_rate_per_second: float = 50.0  # all workers together; 0 means no limit
+    send_batch_size: int = 100  # rows a worker claims at a time
+    smtp_max_connections: int = 4  # concurrent SMTP connections for bulk mail, all workers
+    send_lease_seconds: int = 120  # a crashed worker's claimed rows go back after this
+    send_pause_after_failures: int = 10  # consecutive temporary failures that pause a send
+    send_retry_backoff: float = 1.0  # first wait after a temporary failure; doubles, max 60 s
+    send_reconnect_after: int = 1000  # messages per SMTP connection before a fresh one
+    # DKIM signing of bulk mail: all three set, or none. The key is a PEM value or a path.
+    dkim_private_key: str = ""
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    # Replies (engage/comments): pre-moderation, word lists, moderator email, proxies.
+    comment_premoderation: bool = True  # hold every reply for a moderator (site-wide)
+    comment_banned_words: tuple[str, ...] = ()
+    comment_crisis_words: tuple[str, ...] = DEFAULT_CRISIS_WORDS
+    comment_suspect_words: tuple[str, ...] = DEFAULT_SUSPECT_WORDS
+    moderator_notify: str = "immediate"  # "immediate", "batched" (every 15 minutes) or "off"
+    proxy_count: int = 0  # trusted proxies in front of the app: X-Forwarded-For hops to trust
+    comment_hourly_limit: int = 20  # replies per hour from one client address (hashed)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Settings:
@@ -142,10 +225,23 @@ class Settings:
             rate_limit_storage=env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
             hash_key=env.get("HASH_KEY") or keys[0],
             confirm_max_age_hours=int(env.get("CONFIRM_MAX_AGE_HOURS", "48")),
+            send_rate_per_second=float(env.get("SEND_RATE_PER_SECOND", "50")),
+            send_batch_size=_positive(env, "SEND_BATCH_SIZE", "100"),
+            smtp_max_connections=_positive(env, "SMTP_MAX_CONNECTIONS", "4"),
+            send_lease_seconds=_positive(env, "SEND_LEASE_SECONDS", "120"),
+            send_pause_after_failures=_positive(env, "SEND_PAUSE_AFTER_FAILURES", "10"),
+            send_retry_backoff=float(env.get("SEND_RETRY_BACKOFF", "1.0")),
+            send_reconnect_after=_positive(env, "SEND_RECONNECT_AFTER", "1000"),
+            **_dkim(env),
+            **_comment_settings(env),
             embed_origins=tuple(
                 o.strip().rstrip("/") for o in env.get("EMBED_ORIGINS", "").split(",") if o.strip()
             ),
         )
+
+    @property
+    def dkim_enabled(self) -> bool:
+        return bool(self.dkim_private_key and self.dkim_selector and self.dkim_domain)
 
     @property
     def smtp(self) -> SmtpSettings | None:

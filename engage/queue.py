@@ -22,9 +22,15 @@ _PENDING_KEY = "engage.enqueue_after_commit"
 # Periodic work: each entry runs a task that selects what is due, so a rerun changes nothing.
 BEAT_SCHEDULE: dict[str, dict] = {
     "heartbeat": {"task": "engage.heartbeat", "schedule": timedelta(minutes=1)},
+    # Starts due newsletters, recovers sends from dead workers, finishes completed ones.
+    "newsletters-tick": {"task": "engage.newsletters.tick", "schedule": timedelta(seconds=5)},
     "subscriptions-housekeeping": {
         "task": "engage.subscriptions.housekeeping",
         "schedule": timedelta(hours=1),
+    },
+    "comments-moderation-digest": {
+        "task": "engage.comments.moderation_digest",
+        "schedule": timedelta(minutes=15),
     },
 }
 

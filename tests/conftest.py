@@ -24,6 +24,9 @@ from tests.support.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Fixtures every folder may use: one Chromium and one real worker per session.
+pytest_plugins = ["tests.support.fixtures_browser", "tests.support.fixtures_worker"]
+
 
 def _fresh_postgres(url: str) -> str:
     """Create an empty database beside the one named in `url`, for this run only."""

@@ -63,7 +63,12 @@ __all__ = [
 
 # Modules whose import declares endpoints on `bp`. They must be imported before the blueprint is
 # registered, so a new area adds its `api` module here.
-API_MODULES = ("engage.api.views", "engage.subscriptions.api")
+API_MODULES = (
+    "engage.api.views",
+    "engage.subscriptions.api",
+    "engage.newsletters.api",
+    "engage.comments.api",
+)
 
 
 def init_app(app: Flask) -> None:

@@ -22,7 +22,10 @@ def _configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads, then
+        # writes after a worker committed, fails at once with "database is locked" (WAL gives
+        # it no way to wait); this way it waits its turn (busy_timeout) instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask) -> None:

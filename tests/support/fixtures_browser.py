@@ -1,4 +1,5 @@
-"""Browser fixtures: a live server on committed data, headless Chromium, and a recorded page."""
+"""Browser fixtures for every folder: a live server on committed data, one headless Chromium for
+the session (Playwright allows one per thread), and a recorded page. Loaded by tests/conftest.py."""
 
 from __future__ import annotations
 

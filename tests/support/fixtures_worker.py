@@ -1,4 +1,4 @@
-"""A real Celery worker for the whole tests/workers session, on its own queue."""
+"""A real Celery worker for the whole session, on its own queue. Loaded by tests/conftest.py."""
 
 from __future__ import annotations
 

@@ -6,8 +6,10 @@ temporary (4xx) or permanent (5xx) reply, or drop the connection, to exercise ou
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import random
 import socket
 import threading
 import time
@@ -42,6 +44,30 @@ class RecordingHandler:
     scripted: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
+    # Random faults (see SmtpServer.faults) and a delay before each DATA reply.
+    faults: random.Random | None = None
+    temporary_ratio: float = 0.0
+    drop_ratio: float = 0.0
+    max_fault_streak: int = 2
+    fault_streak: int = 0
+    faults_answered: int = 0
+    delay: float = 0.0
+
+    def _random_fault(self) -> str | None:
+        if self.faults is None or self.fault_streak >= self.max_fault_streak:
+            self.fault_streak = 0
+            return None
+        roll = self.faults.random()
+        if roll < self.drop_ratio:
+            reply = "drop"
+        elif roll < self.drop_ratio + self.temporary_ratio:
+            reply = "451 4.3.0 Try again later (random fault)"
+        else:
+            self.fault_streak = 0
+            return None
+        self.fault_streak += 1
+        self.faults_answered += 1
+        return reply
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         with self.lock:
@@ -50,8 +76,10 @@ class RecordingHandler:
         return responses
 
     async def handle_DATA(self, server: SMTP, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
-            reply = self.scripted.pop(0) if self.scripted else None
+            reply = self.scripted.pop(0) if self.scripted else self._random_fault()
         if reply == "drop":
             server.transport.close()
             return "421 closing"
@@ -101,6 +129,36 @@ class SmtpServer:
             self.handler.messages.clear()
             self.handler.scripted.clear()
             self.handler.connections = 0
+            self.handler.faults = None
+            self.handler.fault_streak = 0
+            self.handler.faults_answered = 0
+            self.handler.delay = 0.0
+
+    def faults(
+        self,
+        temporary: float = 1 / 3,
+        drop: float = 0.05,
+        seed: int = 1,
+        max_streak: int = 2,
+    ) -> None:
+        """Answer a share of DATA commands with 451 and drop the connection on some, at random
+        (seeded), never more than `max_streak` in a row. `reset()` turns it off."""
+        with self.handler.lock:
+            self.handler.faults = random.Random(seed)
+            self.handler.temporary_ratio = temporary
+            self.handler.drop_ratio = drop
+            self.handler.max_fault_streak = max_streak
+            self.handler.fault_streak = 0
+
+    def slow(self, seconds: float) -> None:
+        """Wait `seconds` before answering each DATA (so a test can act mid-send)."""
+        with self.handler.lock:
+            self.handler.delay = seconds
+
+    @property
+    def faults_answered(self) -> int:
+        with self.handler.lock:
+            return self.handler.faults_answered
 
     def script(self, *replies: str) -> None:
         with self.handler.lock:
