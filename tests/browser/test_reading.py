@@ -57,7 +57,9 @@ def test_reader_opens_an_article(live_server, browser_page, published, app):
     expect(page.get_by_role("heading", name="Need help now?")).to_be_visible()
     expect(page.locator(".crisis")).to_contain_text("988")
     expect(page.get_by_role("contentinfo").get_by_text(SIGNUP_SENTENCE)).to_be_visible()
-    expect(page.get_by_text("Your email address will not be published.", exact=True)).to_be_visible()
+    expect(
+        page.get_by_text("Your email address will not be published.", exact=True)
+    ).to_be_visible()
 
     # The skip link is the first thing the keyboard reaches, and it moves focus to the content.
     page.keyboard.press("Tab")
