@@ -18,6 +18,7 @@ from engage.comments.models import (
     CommentReport,
     DomainRule,
     ModerationAction,
+    Sanction,
 )
 from engage.extensions import db
 from engage.subscriptions.service import InvalidAddress
@@ -315,10 +316,14 @@ def sanctions():
             abort(400)
         return redirect(url_for("comments_admin.sanctions"), code=303)
     rules = db.session.scalars(select(DomainRule).order_by(DomainRule.domain)).all()
+    address_sanctions = db.session.scalars(
+        select(Sanction).order_by(Sanction.created_at.desc(), Sanction.id.desc()).limit(500)
+    ).all()
     return render_template(
         "comments/sanctions.html",
         form=form,
         domain_form=domain_form,
         rules=rules,
+        address_sanctions=address_sanctions,
         button=ButtonForm(),
     )

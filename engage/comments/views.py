@@ -41,6 +41,8 @@ COOKIE_PREFIX = "reply_"
 OWN_REPLY_DAYS = 1
 MAX_OWN_COOKIES = 20
 PERSON_LIMIT = "1 per 15 seconds"
+# Edits go back through the checks; a few quick typo fixes are fine, a loop is not.
+EDIT_LIMIT = "5 per minute"
 
 
 # --- The author's proof: a signed cookie per reply, tied to the reply and its text ---------
@@ -218,7 +220,13 @@ def _own_reply(comment_id: int) -> tuple[Comment, Article]:
     return comment, article
 
 
+def _edit_key() -> str:
+    return f"reply-edit:{request.view_args.get('comment_id')}"
+
+
 @bp.route("/replies/<int:comment_id>/edit", methods=["GET", "POST"])
+@limiter.limit(EDIT_LIMIT, methods=["POST"], key_func=_edit_key, deduct_when=_counted)
+@limiter.limit(_hourly_limit, methods=["POST"], deduct_when=_counted)
 def edit(comment_id: int):
     comment, article = _own_reply(comment_id)
     form = EditForm()

@@ -107,6 +107,9 @@ def test_ban_and_premoderate_from_the_admin(client, db, moderator):
     )
     [ban] = db.session.scalars(select(Sanction)).all()
     assert ban.kind == "ban" and ban.email_hash == address_hash("bad@example.org")
+    listed = client.get(url).get_data(as_text=True)
+    assert f"/admin/comments/commenter/{ban.email_hash}" in listed  # listed, to lift later
+    assert "bad@example.org" not in listed.lower()  # only the hash is known
     client.post(
         url,
         data={

@@ -144,6 +144,19 @@ def test_the_author_edits_within_fifteen_minutes(client, db, article):
     assert client.post(edit_url, data={"csrf_token": token, "body": "Again."}).status_code == 303
 
 
+def test_edits_are_rate_limited(client, db, article):
+    send(client, article)
+    comment = db.session.scalar(select(Comment))
+    edit_url = f"/replies/{comment.id}/edit"
+    statuses = []
+    for i in range(6):
+        token = csrf_token(client, edit_url)
+        statuses.append(
+            client.post(edit_url, data={"csrf_token": token, "body": f"Take {i}."}).status_code
+        )
+    assert statuses == [303] * 5 + [429]
+
+
 def test_editing_needs_the_cookie(app, client, db, article):
     send(client, article)
     comment = db.session.scalar(select(Comment))
