@@ -47,6 +47,8 @@ ENV_KEYS = {
     "MODERATOR_NOTIFY",
     "PROXY_COUNT",
     "COMMENT_HOURLY_LIMIT",
+    "DIGEST_SEND_HOUR",
+    "DIGEST_BATCH_SIZE",
 }
 
 
@@ -83,6 +85,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.api import init_app as init_api
     from engage.articles import init_app as init_articles
     from engage.comments import init_app as init_comments
+    from engage.community import init_app as init_community
     from engage.core import init_app as init_core
     from engage.mail import init_app as init_mail
     from engage.newsletters import init_app as init_newsletters
@@ -96,4 +99,5 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_subscriptions(app)
     init_newsletters(app)
     init_comments(app)
+    init_community(app)
     return app

@@ -119,6 +119,16 @@ def _comment_settings(env: dict[str, str]) -> dict:
     }
 
 
+def _digest_settings(env: dict[str, str]) -> dict:
+    hour = int(env.get("DIGEST_SEND_HOUR") or "8")
+    if not 0 <= hour <= 23:
+        raise ConfigError(f"DIGEST_SEND_HOUR must be an hour from 0 to 23, got {hour}")
+    return {
+        "digest_send_hour": hour,
+        "digest_batch_size": _positive(env, "DIGEST_BATCH_SIZE", "1000"),
+    }
+
+
 @dataclass
 class Settings:
     """Everything Engage reads from its environment. Build with `Settings.from_env()`."""
@@ -166,6 +176,9 @@ class Settings:
     moderator_notify: str = "immediate"  # "immediate", "batched" (every 15 minutes) or "off"
     proxy_count: int = 0  # trusted proxies in front of the app: X-Forwarded-For hops to trust
     comment_hourly_limit: int = 20  # replies per hour from one client address (hashed)
+    # Digests (engage/community/digests.py): local hour readers get them, rows built per batch.
+    digest_send_hour: int = 8
+    digest_batch_size: int = 1000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, instance_path: str = "") -> Settings:
@@ -234,6 +247,7 @@ class Settings:
             send_reconnect_after=_positive(env, "SEND_RECONNECT_AFTER", "1000"),
             **_dkim(env),
             **_comment_settings(env),
+            **_digest_settings(env),
             embed_origins=tuple(
                 o.strip().rstrip("/") for o in env.get("EMBED_ORIGINS", "").split(",") if o.strip()
             ),

@@ -245,7 +245,7 @@ GROUPS = (
             "A small, friendly peer group for adults living with anxiety or panic. We share how "
             "the week has gone and what has helped, at whatever pace suits each person."
         ),
-        "purposes": ["anxiety", "panic attacks"],
+        "purposes": ["anxiety", "panic"],
         "format": "in_person",
         "region": "North West England",
         "city": "Salford",
@@ -270,7 +270,7 @@ GROUPS = (
             "An online group for people living with depression or persistent low mood, hosted by "
             "a small charity. A trained volunteer facilitates; cameras are optional."
         ),
-        "purposes": ["depression", "low mood"],
+        "purposes": ["depression"],
         "format": "online",
         "region": "Online (UK and Ireland)",
         "city": "",
@@ -292,7 +292,7 @@ GROUPS = (
             "For parents who have lost a child at any age, in any circumstances. Meetings are "
             "facilitated by an accredited bereavement counsellor, in a room and on a call at once."
         ),
-        "purposes": ["bereavement", "loss of a child"],
+        "purposes": ["bereavement", "child-loss"],
         "format": "hybrid",
         "region": "Leinster",
         "city": "Dublin",
@@ -314,7 +314,7 @@ GROUPS = (
             "An informal morning for anyone caring for a family member or friend with a mental "
             "illness. Part support group, part swapping notes on services and paperwork."
         ),
-        "purposes": ["carers", "family support"],
+        "purposes": ["carers"],
         "format": "in_person",
         "region": "South West England",
         "city": "Bristol",
@@ -420,6 +420,7 @@ def load(session: Session, *, password: str = DEFAULT_PASSWORD, now: datetime | 
                 )
             },
         )  # fmt: skip
+        _set(group, timezone=spec["event_tz"])  # purposes are slugs from community/purposes.py
         if group.next_meeting_at is None or group.next_meeting_at <= now:
             group.next_meeting_at = starts_at
         session.flush()

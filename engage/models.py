@@ -3,7 +3,7 @@
 from engage.accounts.models import ApiKey, User
 from engage.articles.models import Article
 from engage.comments.models import Comment, ModerationAction
-from engage.community.models import DigestEdition, Event, SupportGroup
+from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.newsletters.models import Delivery, Newsletter
 from engage.subscriptions.models import Consent, Subscriber, Suppression, Topic
 
@@ -14,6 +14,7 @@ __all__ = [
     "Consent",
     "Delivery",
     "DigestEdition",
+    "DigestRender",
     "Event",
     "ModerationAction",
     "Newsletter",

@@ -28,6 +28,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "engage.subscriptions.housekeeping",
         "schedule": timedelta(hours=1),
     },
+    # Digests: finds readers whose local send hour has passed; runs often so each reader gets
+    # theirs soon after that hour, whatever their time zone.
+    "digests-run": {"task": "engage.digests.run", "schedule": timedelta(minutes=10)},
     "comments-moderation-digest": {
         "task": "engage.comments.moderation_digest",
         "schedule": timedelta(minutes=15),

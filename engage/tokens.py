@@ -26,6 +26,8 @@ PURPOSES = {
     "comment-edit": Purpose("engage.comment-edit", timedelta(minutes=15)),
     "moderation-action": Purpose("engage.moderation-action", timedelta(days=7)),
     "organiser-verify": Purpose("engage.organiser-verify", timedelta(days=7)),
+    # The "update your listing" link emailed on approval: it must outlive a busy season.
+    "organiser-edit": Purpose("engage.organiser-edit", timedelta(days=365)),
 }
 
 

@@ -81,6 +81,7 @@ def newsletters_tick(self) -> dict:
     plan = newsletter_pipeline.tick(db.session)
     db.session.commit()
     _fan_out(self, "engage.newsletters.send_batch", plan.dispatch)
+    _fan_out(self, "engage.digests.send_batch", plan.digest_dispatch)
     if plan.started or plan.missed or plan.finished or plan.released:
         log.info(
             "newsletters: started %s, missed %s, finished %s, %d rows released",
@@ -127,6 +128,46 @@ def newsletters_send_test(newsletter_id: int, to: str) -> str | None:
         return None
     log.info("test newsletter %s to %s: %s", newsletter_id, mask_address(to), reply)
     return reply
+
+
+# --- Digests (engage/community/digests.py) ----------------------------------------------------
+
+
+@shared_task(name="engage.digests.run", bind=True, acks_late=True)
+def digests_run(self, frequency: str | None = None) -> dict:
+    """Make the delivery rows of the readers due a digest now, in bounded batches, and send
+    their batch tasks (scheduled by beat; both frequencies unless one is named). A run that
+    stopped with readers still due sends itself again."""
+    from engage.community import digests
+
+    done = {}
+    queue = (self.request.delivery_info or {}).get("routing_key") or None
+    for name in [frequency] if frequency else list(digests.FREQUENCIES):
+        result = digests.run(db.session, name, dispatch=False)
+        done[name] = {"edition_id": result.edition_id, "queued": result.queued}
+        if result.queued:
+            workers = newsletter_pipeline.workers_for(result.queued)
+            _fan_out(self, "engage.digests.send_batch", [(result.edition_id, workers)])
+        if result.more:
+            self.app.send_task("engage.digests.run", args=[name], queue=queue)
+    return done
+
+
+@shared_task(name="engage.digests.send_batch", bind=True, acks_late=True)
+def digests_send_batch(self, edition_id: int) -> dict:
+    """Send a digest edition's pending rows over one SMTP connection (pipeline.send_batch)."""
+    result = newsletter_pipeline.send_digest_batch(db.session, edition_id)
+    log.info(
+        "digest edition %s batch %s: %d sent, %d failed, %d skipped",
+        edition_id,
+        result.outcome,
+        result.sent,
+        result.failed,
+        result.skipped,
+    )
+    if result.outcome == "budget":
+        _fan_out(self, "engage.digests.send_batch", [(edition_id, 1)])
+    return {"outcome": result.outcome, "sent": result.sent}
 
 
 # --- Replies (engage/comments) -------------------------------------------------------------

@@ -68,6 +68,8 @@ API_MODULES = (
     "engage.subscriptions.api",
     "engage.newsletters.api",
     "engage.comments.api",
+    "engage.community.digest_api",
+    "engage.community.api",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
@@ -43,6 +44,12 @@ class SupportGroup(db.Model):
     rejection_reason: Mapped[str] = mapped_column(String(500), default="")
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The zone `next_meeting_at` is shown in (an IANA name).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Set when the organiser (or an editor) changes a listing after it was submitted.
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An approved listing its organiser edited: public at once, flagged for an editor to check.
+    needs_check: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     events: Mapped[list[Event]] = relationship(back_populates="group")
 
@@ -71,6 +78,8 @@ class Event(db.Model):
     rejection_reason: Mapped[str] = mapped_column(String(500), default="")
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    needs_check: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     group: Mapped[SupportGroup | None] = relationship(back_populates="events")
 
@@ -86,3 +95,22 @@ class DigestEdition(db.Model):
     period: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DigestRender(db.Model):
+    """One distinct content set of an edition, rendered once (with placeholders for the
+    per-reader links); every delivery of that content points here."""
+
+    __tablename__ = "digest_renders"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "content_key", name="uq_digest_renders_content"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("digest_editions.id", ondelete="CASCADE"))
+    # sha256 of the listing ids shown, in order: readers who would see the same share it.
+    content_key: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -73,6 +73,7 @@ class Delivery(db.Model):
         ),
         # Workers claim a newsletter's pending rows and count its rows by status.
         Index("ix_deliveries_newsletter_status", "newsletter_id", "status"),
+        Index("ix_deliveries_digest_status", "digest_edition_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,6 +82,10 @@ class Delivery(db.Model):
     )
     digest_edition_id: Mapped[int | None] = mapped_column(
         ForeignKey("digest_editions.id", ondelete="CASCADE")
+    )
+    # A digest delivery's content: the edition's render this reader shares with others.
+    digest_render_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digest_renders.id", ondelete="CASCADE")
     )
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True

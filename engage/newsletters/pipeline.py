@@ -10,6 +10,11 @@ The database says what is done, so every step can run twice, late, or in paralle
   committed `sent` right after the server accepted its message, so a crash repeats at most the
   message in flight.
 
+Digest editions (engage/community/digests.py) go through the same claiming and sending: their
+rows carry `digest_edition_id` instead of `newsletter_id`, and each row's message comes from
+the render it points to (`_DigestSend`); `tick` also finishes editions and dispatches their
+batch tasks.
+
 These functions commit (they are the task side of the domain); the tasks in workers/tasks.py
 only load ids and send the follow-up tasks the returned plans name.
 """
@@ -28,6 +33,7 @@ from sqlalchemy import Engine, func, literal, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from engage.community.models import DigestEdition, DigestRender
 from engage.mail.errors import PermanentFailure, TemporaryFailure
 from engage.mail.message import build_message, mask_address, message_id_domain
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, personalise
@@ -39,7 +45,12 @@ from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import audience_query, newsletter_topic_ids
 from engage.newsletters.throttle import connection_slots, rate_limiter
 from engage.newsletters.transport import BulkSmtpTransport
-from engage.subscriptions.emails import list_headers, preferences_url, unsubscribe_url
+from engage.subscriptions.emails import (
+    digest_unsubscribe_url,
+    list_headers,
+    preferences_url,
+    unsubscribe_url,
+)
 from engage.subscriptions.models import Subscriber
 from engage.subscriptions.service import record_hard_bounce
 from engage.types import opaque_id, utcnow
@@ -53,6 +64,8 @@ BATCH_TIME_BUDGET = 300.0  # a batch task hands over to a fresh one well inside 
 # timeout of the Redis broker (1 hour), so a long send is never redelivered mid-way
 deliveries = Delivery.__table__
 newsletters = Newsletter.__table__
+editions = DigestEdition.__table__
+renders = DigestRender.__table__
 
 
 @dataclass
@@ -64,6 +77,9 @@ class Plan:
     finished: list[int] = field(default_factory=list)
     released: int = 0
     dispatch: list[tuple[int, int]] = field(default_factory=list)
+    # Digest editions: finished, and (edition id, how many batch tasks) to send.
+    digests_finished: list[int] = field(default_factory=list)
+    digest_dispatch: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -198,17 +214,23 @@ def start_due(session: Session, now: datetime | None = None, limit: int = 20) ->
 
 
 def release_expired_leases(
-    session: Session, newsletter_id: int | None = None, now: datetime | None = None
+    session: Session,
+    newsletter_id: int | None = None,
+    now: datetime | None = None,
+    *,
+    digest_edition_id: int | None = None,
 ) -> int:
-    """Put claimed rows whose lease ran out (their worker died) back to pending."""
+    """Put claimed rows whose lease ran out (their worker died) back to pending: one
+    newsletter's or one digest edition's, or (neither given) everyone's."""
     now = now or utcnow()
     query = update(deliveries).where(
         deliveries.c.status == "claimed",
         deliveries.c.lease_until < now,
-        deliveries.c.newsletter_id.is_not(None),
     )
     if newsletter_id is not None:
         query = query.where(deliveries.c.newsletter_id == newsletter_id)
+    if digest_edition_id is not None:
+        query = query.where(deliveries.c.digest_edition_id == digest_edition_id)
     result = session.execute(query.values(status="pending", claim_token=None, lease_until=None))
     return result.rowcount or 0
 
@@ -229,6 +251,48 @@ def finish_if_done(session: Session, newsletter_id: int, now: datetime | None = 
         .values(status="sent", finished_at=now or utcnow())
     )
     return result.rowcount == 1
+
+
+def finish_digest_if_done(session: Session, edition_id: int, now: datetime | None = None) -> bool:
+    """Stamp a digest edition `finished_at` once no row is pending or claimed."""
+    left = session.scalar(
+        select(func.count()).where(
+            deliveries.c.digest_edition_id == edition_id,
+            deliveries.c.status.in_(("pending", "claimed")),
+        )
+    )
+    if left:
+        return False
+    result = session.execute(
+        update(editions)
+        .where(editions.c.id == edition_id, editions.c.finished_at.is_(None))
+        .values(finished_at=now or utcnow())
+    )
+    return result.rowcount == 1
+
+
+def _tick_digests(session: Session, plan: Plan, now: datetime) -> None:
+    """Finish digest editions with nothing left; dispatch batches where nobody works."""
+    open_editions = session.scalars(
+        select(DigestEdition.id).where(DigestEdition.finished_at.is_(None))
+    ).all()
+    for edition_id in open_editions:
+        rows = dict(
+            session.execute(
+                select(deliveries.c.status, func.count())
+                .where(
+                    deliveries.c.digest_edition_id == edition_id,
+                    deliveries.c.status.in_(("pending", "claimed")),
+                )
+                .group_by(deliveries.c.status)
+            ).all()
+        )
+        pending, claimed = rows.get("pending", 0), rows.get("claimed", 0)
+        if not pending and not claimed:
+            if finish_digest_if_done(session, edition_id, now):
+                plan.digests_finished.append(edition_id)
+        elif pending and not claimed:
+            plan.digest_dispatch.append((edition_id, workers_for(pending)))
 
 
 def tick(session: Session, now: datetime | None = None) -> Plan:
@@ -260,6 +324,7 @@ def tick(session: Session, now: datetime | None = None) -> Plan:
         elif pending and not claimed:
             # Nobody is working on it (the batch tasks were lost, or the send was resumed).
             plan.dispatch.append((newsletter_id, workers_for(pending)))
+    _tick_digests(session, plan, now)
     return plan
 
 
@@ -267,17 +332,30 @@ def tick(session: Session, now: datetime | None = None) -> Plan:
 
 
 def claim_batch(
-    session: Session, newsletter_id: int, token: str, size: int, lease_seconds: float
+    session: Session,
+    newsletter_id: int | None,
+    token: str,
+    size: int,
+    lease_seconds: float,
+    *,
+    digest_edition_id: int | None = None,
 ) -> list[int]:
-    """Claim up to `size` pending rows for the holder of `token`; returns their ids. Commits.
+    """Claim up to `size` pending rows of a newsletter (or, with `digest_edition_id` and
+    newsletter_id None, of a digest edition) for the holder of `token`; returns their ids.
+    Commits.
 
     PostgreSQL: FOR UPDATE SKIP LOCKED, so parallel workers take different rows. SQLite has no
     SKIP LOCKED; the single UPDATE … WHERE id IN (SELECT … LIMIT n) runs under its write lock.
     """
     session.commit()  # a fresh transaction whose first statement writes (SQLite's lock)
+    parent = (
+        deliveries.c.newsletter_id == newsletter_id
+        if newsletter_id is not None
+        else deliveries.c.digest_edition_id == digest_edition_id
+    )
     pick = (
         select(deliveries.c.id)
-        .where(deliveries.c.newsletter_id == newsletter_id, deliveries.c.status == "pending")
+        .where(parent, deliveries.c.status == "pending")
         .order_by(deliveries.c.id)
         .limit(size)
     )
@@ -372,12 +450,12 @@ class _Runner:
 
 def message_template(newsletter: Newsletter) -> MessageTemplate:
     """The newsletter's message, built once for the whole send from its stored rendering."""
+    return _template(newsletter.subject, newsletter.rendered_html, newsletter.rendered_text)
+
+
+def _template(subject: str, html: str | None, text: str | None) -> MessageTemplate:
     settings = _settings()
-    rendered = Rendered(
-        subject=" ".join(newsletter.subject.split()),
-        html=newsletter.rendered_html or "",
-        text=newsletter.rendered_text or "",
-    )
+    rendered = Rendered(subject=" ".join(subject.split()), html=html or "", text=text or "")
     return MessageTemplate(
         rendered,
         sender=settings.mail_from,
@@ -386,15 +464,129 @@ def message_template(newsletter: Newsletter) -> MessageTemplate:
     )
 
 
+_RECIPIENT = (
+    deliveries.c.claim_token,
+    Subscriber.id,
+    Subscriber.status,
+    Subscriber.email,
+    Subscriber.unsubscribe_id,
+    Subscriber.digest,
+)
+
+
+class _NewsletterSend:
+    """What a batch needs to know about a newsletter: one message template for every row."""
+
+    def __init__(self, newsletter: Newsletter):
+        self.id = newsletter.id
+        self.label = f"newsletter {newsletter.id}"
+        self.template = message_template(newsletter)
+
+    def claim(self, session, token, size, lease) -> list[int]:
+        return claim_batch(session, self.id, token, size, lease)
+
+    def row(self, delivery_id: int):
+        return (
+            select(*_RECIPIENT, newsletters.c.status.label("parent_status"))
+            .select_from(deliveries)
+            .join(newsletters, newsletters.c.id == deliveries.c.newsletter_id)
+            .join(Subscriber, Subscriber.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.id == delivery_id)
+        )
+
+    def active(self, row) -> bool:
+        return row.parent_status == "sending"  # not paused or cancelled by an editor
+
+    def wanted(self, row) -> bool:
+        return True
+
+    def message_template(self, db: _Runner, row) -> MessageTemplate | None:
+        return self.template
+
+    def links(self, row) -> tuple[dict[str, str], dict[str, str]]:
+        values = {UNSUBSCRIBE_URL: unsubscribe_url(row), PREFERENCES_URL: preferences_url(row)}
+        return values, list_headers(row)
+
+    def pause(self, db: _Runner, reason: str) -> str:
+        db.run(
+            update(newsletters)
+            .where(newsletters.c.id == self.id, newsletters.c.status == "sending")
+            .values(status="paused", paused_reason=reason[:500])
+        )
+        return "paused"
+
+    def release_expired(self, session) -> int:
+        return release_expired_leases(session, self.id)
+
+    def finish(self, session) -> None:
+        finish_if_done(session, self.id)
+
+
+class _DigestSend:
+    """What a batch needs to know about a digest edition: each row's message comes from the
+    render it points to (a handful per edition, each built into a template once)."""
+
+    def __init__(self, edition: DigestEdition):
+        self.id = edition.id
+        self.label = f"digest edition {edition.id}"
+        self.templates: dict[int, MessageTemplate | None] = {}
+
+    def claim(self, session, token, size, lease) -> list[int]:
+        return claim_batch(session, None, token, size, lease, digest_edition_id=self.id)
+
+    def row(self, delivery_id: int):
+        return (
+            select(*_RECIPIENT, deliveries.c.digest_render_id)
+            .select_from(deliveries)
+            .join(Subscriber, Subscriber.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.id == delivery_id)
+        )
+
+    def active(self, row) -> bool:
+        return True
+
+    def wanted(self, row) -> bool:
+        return row.digest != "off"  # turned the digest off since the rows were made
+
+    def message_template(self, db: _Runner, row) -> MessageTemplate | None:
+        render_id = row.digest_render_id
+        if render_id not in self.templates:
+            found = db.run(
+                select(renders.c.subject, renders.c.html, renders.c.text).where(
+                    renders.c.id == render_id
+                ),
+                "one",
+            )
+            self.templates[render_id] = (
+                None if found is None else _template(found.subject, found.html, found.text)
+            )
+        return self.templates[render_id]
+
+    def links(self, row) -> tuple[dict[str, str], dict[str, str]]:
+        url = digest_unsubscribe_url(row)
+        values = {UNSUBSCRIBE_URL: url, PREFERENCES_URL: preferences_url(row)}
+        return values, list_headers(row, digest=True)
+
+    def pause(self, db: _Runner, reason: str) -> str:
+        # A digest has no editor to resume it: the rows go back to pending and the periodic
+        # tick sends a batch task for them again (a retry, a few seconds later).
+        return "stopped"
+
+    def release_expired(self, session) -> int:
+        return release_expired_leases(session, digest_edition_id=self.id)
+
+    def finish(self, session) -> None:
+        finish_digest_if_done(session, self.id)
+
+
 class _Batch:
     """One batch task's state: its claim token, its SMTP connection, its failure streak."""
 
-    def __init__(self, session: Session, newsletter: Newsletter, token: str, slots):
+    def __init__(self, session: Session, send: _NewsletterSend | _DigestSend, token: str, slots):
         settings = _settings()
         self.session = session
         self.db = _Runner(session)
-        self.newsletter_id = newsletter.id
-        self.template = message_template(newsletter)
+        self.send = send
         self.token = token
         self.slots = slots
         self.limiter = rate_limiter(settings)
@@ -424,55 +616,38 @@ class _Batch:
         return outcome
 
     def pause(self, reason: str) -> str:
-        self.db.run(
-            update(newsletters)
-            .where(newsletters.c.id == self.newsletter_id, newsletters.c.status == "sending")
-            .values(status="paused", paused_reason=reason[:500])
-        )
-        log.warning("newsletter %s paused: %s", self.newsletter_id, reason)
-        return self.stop("paused")
+        outcome = self.send.pause(self.db, reason)
+        log.warning("%s %s: %s", self.send.label, outcome, reason)
+        return self.stop(outcome)
 
     def send_rows(self, transport: BulkSmtpTransport, ids: list[int]) -> str | None:
         """Send the claimed rows in order; returns an outcome when the batch must stop."""
         for delivery_id in ids:
             self.renew()
-            row = self.db.run(
-                select(
-                    deliveries.c.claim_token,
-                    newsletters.c.status.label("newsletter_status"),
-                    Subscriber.id,
-                    Subscriber.status,
-                    Subscriber.email,
-                    Subscriber.unsubscribe_id,
-                )
-                .select_from(deliveries)
-                .join(newsletters, newsletters.c.id == deliveries.c.newsletter_id)
-                .join(Subscriber, Subscriber.id == deliveries.c.subscriber_id)
-                .where(deliveries.c.id == delivery_id),
-                "one",
-            )
+            row = self.db.run(self.send.row(delivery_id), "one")
             if row is None or row.claim_token != self.token:
                 continue  # the lease lapsed and another worker has it, or it was erased
-            if row.newsletter_status != "sending":
+            if not self.send.active(row):
                 return self.stop("stopped")  # paused or cancelled by an editor
-            if row.status != "confirmed" or not row.email:
-                # Unsubscribed (or erased) since the send started.
+            template = self.send.message_template(self.db, row)
+            if row.status != "confirmed" or not row.email or not self.send.wanted(row):
+                template = None  # unsubscribed (or erased) since the send started
+            if template is None:
                 if self.db.run(_mark(delivery_id, self.token, status="skipped")):
                     self.result.skipped += 1
                 continue
-            outcome = self.send_one(transport, delivery_id, row)
+            outcome = self.send_one(transport, delivery_id, row, template)
             if outcome is not None:
                 return outcome
             if transport.sent_on_connection >= self.reconnect_after:
                 transport.close()
         return None
 
-    def send_one(self, transport: BulkSmtpTransport, delivery_id: int, row) -> str | None:
-        message = self.template.build(
-            row.email,
-            {UNSUBSCRIBE_URL: unsubscribe_url(row), PREFERENCES_URL: preferences_url(row)},
-            list_headers(row),
-        )
+    def send_one(
+        self, transport: BulkSmtpTransport, delivery_id: int, row, template: MessageTemplate
+    ) -> str | None:
+        values, headers = self.send.links(row)
+        message = template.build(row.email, values, headers)
         self.limiter.acquire()
         while True:
             try:
@@ -536,6 +711,30 @@ def send_batch(
     another batch task). Commits after every message. Without a free connection slot it does
     nothing (outcome "busy"): the periodic task plans batches again if nobody works on them.
     """
+
+    def load(session: Session):
+        newsletter = session.get(Newsletter, newsletter_id)
+        if newsletter is None or newsletter.status != "sending":
+            return None
+        return _NewsletterSend(newsletter)
+
+    return _send_batches(session, load, time_budget)
+
+
+def send_digest_batch(
+    session: Session, edition_id: int, time_budget: float = BATCH_TIME_BUDGET
+) -> BatchResult:
+    """`send_batch` for a digest edition's rows (engage/community/digests.py makes them):
+    each message from its row's render, with the digest-only unsubscribe link."""
+
+    def load(session: Session):
+        edition = session.get(DigestEdition, edition_id)
+        return None if edition is None else _DigestSend(edition)
+
+    return _send_batches(session, load, time_budget)
+
+
+def _send_batches(session: Session, load, time_budget: float) -> BatchResult:
     settings = _settings()
     slots = connection_slots(settings)
     token = opaque_id()
@@ -543,24 +742,22 @@ def send_batch(
         return BatchResult(outcome="busy")
     deadline = time.monotonic() + time_budget
     try:
-        newsletter = session.get(Newsletter, newsletter_id)
-        if newsletter is None or newsletter.status != "sending":
+        send = load(session)
+        if send is None:
             return BatchResult(outcome="stopped")
-        batch = _Batch(session, newsletter, token, slots)
+        batch = _Batch(session, send, token, slots)
         session.commit()
         with contextlib.closing(batch.db), BulkSmtpTransport(smtp_settings()) as transport:
             while True:
                 if time.monotonic() > deadline:
                     batch.result.outcome = "budget"
                     break
-                ids = claim_batch(
-                    session, newsletter_id, token, settings.send_batch_size, batch.lease
-                )
+                ids = send.claim(session, token, settings.send_batch_size, batch.lease)
                 if not ids:
-                    if release_expired_leases(session, newsletter_id):
+                    if send.release_expired(session):
                         session.commit()
                         continue
-                    finish_if_done(session, newsletter_id)
+                    send.finish(session)
                     session.commit()
                     break
                 batch.renewed = time.monotonic()

@@ -16,14 +16,27 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
     return external_url("subscriptions.unsubscribe", unsubscribe_id=subscriber.unsubscribe_id)
 
 
+def digest_unsubscribe_url(subscriber: Subscriber) -> str:
+    """The digest's one-click link: stops the digest only (`/u/<id>?list=digest`)."""
+    return external_url(
+        "subscriptions.unsubscribe", unsubscribe_id=subscriber.unsubscribe_id, list="digest"
+    )
+
+
 def preferences_url(subscriber: Subscriber) -> str:
     token = make_token("preferences", {"s": subscriber.id})
     return external_url("subscriptions.preferences", token=token)
 
 
-def list_headers(subscriber: Subscriber) -> dict[str, str]:
-    """RFC 2369/8058 headers for mail a subscriber gets as a list member."""
+def list_headers(subscriber: Subscriber, digest: bool = False) -> dict[str, str]:
+    """RFC 2369/8058 headers for mail a subscriber gets as a list member. The digest is a
+    list of its own: its one-click unsubscribe stops the digest only."""
     settings = current_app.config["ENGAGE"]
+    if digest:
+        return bulk_headers(
+            f"{settings.site_name} digest <digest.{settings.list_id_domain}>",
+            digest_unsubscribe_url(subscriber),
+        )
     return bulk_headers(
         f"{settings.site_name} <news.{settings.list_id_domain}>", unsubscribe_url(subscriber)
     )

@@ -22,6 +22,15 @@ class ChoicesMixin:
     def chosen_digest(self) -> str:
         return (request.form.get("digest") or "off")[:16]
 
+    def chosen_interests(self) -> dict | None:
+        """Digest interests, or None when the form had no interest fields (kept as they are)."""
+        if "interests" not in request.form:
+            return None
+        purposes = [p[:64] for p in request.form.getlist("purposes")][:40]
+        regions = [r[:120] for r in request.form.getlist("regions")][:40]
+        extra = (request.form.get("region_other") or "")[:120].strip()
+        return {"purposes": purposes, "regions": regions + ([extra] if extra else [])}
+
 
 class SignUpForm(ChoicesMixin, FlaskForm):
     # The address is checked by the service (email-validator), which words the message.

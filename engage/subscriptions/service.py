@@ -248,12 +248,51 @@ def unsubscribe(session: Session, subscriber: Subscriber, now: datetime | None =
     return True
 
 
+def stop_digest(session: Session, subscriber: Subscriber, now: datetime | None = None) -> bool:
+    """The digest's one-click unsubscribe: digest off, newsletters kept. With no topic left
+    there is nothing left to send: unsubscribe from everything. True if anything changed."""
+    if subscriber.status == "unsubscribed":
+        return False
+    if not subscriber.topics:
+        subscriber.digest = "off"
+        return unsubscribe(session, subscriber, now)
+    changed = subscriber.digest != "off"
+    subscriber.digest = "off"
+    session.flush()
+    return changed
+
+
+MAX_INTERESTS = 30
+
+
+def check_interests(purposes: list[str] | None, regions: list[str] | None) -> dict:
+    """Digest interests as stored: {"purposes": [...], "regions": [...]}, each sorted and
+    without duplicates; empty lists mean everything. Unknown purposes raise InvalidChoice."""
+    from engage.community.purposes import LABELS
+
+    chosen = sorted({p.strip() for p in purposes or [] if p and p.strip()})
+    unknown = [p for p in chosen if p not in LABELS]
+    if unknown:
+        raise InvalidChoice(f"There is no such condition: {', '.join(unknown)}.", "purposes")
+    places = sorted({printable(r.strip(), 120) for r in regions or [] if r and r.strip()})
+    if len(chosen) > MAX_INTERESTS or len(places) > MAX_INTERESTS:
+        raise InvalidChoice(f"Please choose at most {MAX_INTERESTS}.", "purposes")
+    return {"purposes": chosen, "regions": places}
+
+
 def update_preferences(
-    session: Session, subscriber: Subscriber, topics: list[str], digest: str | None
+    session: Session,
+    subscriber: Subscriber,
+    topics: list[str],
+    digest: str | None,
+    interests: dict | None = None,
 ) -> None:
-    """Change topics and digest. No topics and no digest means nothing left: unsubscribe."""
+    """Change topics and digest (and, when given, the digest's interests: see
+    check_interests). No topics and no digest means nothing left: unsubscribe."""
     chosen = resolve_topics(session, topics) if topics else []
     chosen_digest = check_digest(digest)
+    if interests is not None:
+        subscriber.interests = check_interests(interests.get("purposes"), interests.get("regions"))
     if not chosen and chosen_digest == "off":
         unsubscribe(session, subscriber)
         subscriber.topics = []

@@ -188,6 +188,8 @@ def unsubscribe(unsubscribe_id: str):
     No CSRF token, cookie or login: the unguessable id is the credential, and RFC 8058
     clients send none of those.
     """
+    # `?list=digest` (the digest's own link) stops the digest only.
+    digest_only = request.args.get("list") == "digest"
     subscriber = service.find_by_unsubscribe_id(db.session, unsubscribe_id)
     if subscriber is None:
         if request.method == "POST" and _is_one_click():
@@ -198,6 +200,17 @@ def unsubscribe(unsubscribe_id: str):
             "subscriptions/unsubscribe.html",
             subscriber=subscriber,
             preferences_url=preferences_url(subscriber),
+            digest_only=digest_only,
+        )
+    if digest_only:
+        service.stop_digest(db.session, subscriber)
+        db.session.commit()
+        if _is_one_click():
+            return Response("The digest is stopped.\n", 200, mimetype="text/plain")
+        return render_template(
+            "subscriptions/unsubscribed.html",
+            preferences_url=preferences_url(subscriber),
+            digest_only=subscriber.status != "unsubscribed",
         )
     service.unsubscribe(db.session, subscriber)
     db.session.commit()
@@ -223,13 +236,21 @@ def _subscriber_from_preferences_token(token: str) -> Subscriber:
 
 
 def _preferences_page(subscriber, token, state=None, erase_form=None, saved=False, status=200):
+    interests = subscriber.interests or {}
     state = state or {
         "topics": [t.slug for t in subscriber.topics],
         "digest": subscriber.digest,
+        "interests": {
+            "purposes": list(interests.get("purposes") or []),
+            "regions": list(interests.get("regions") or []),
+        },
         "errors": {},
     }
+    from engage.community.digests import interest_choices
+
     return render_template(
         "subscriptions/preferences.html",
+        interest_choices=interest_choices(db.session, state.get("interests")),
         subscriber=subscriber,
         token=token,
         state=state,
@@ -246,12 +267,19 @@ def preferences(token: str):
     if request.method == "GET":
         return _preferences_page(subscriber, token)
     form = PreferencesForm()
-    state = {"topics": form.chosen_topics(), "digest": form.chosen_digest(), "errors": {}}
+    state = {
+        "topics": form.chosen_topics(),
+        "digest": form.chosen_digest(),
+        "interests": form.chosen_interests(),
+        "errors": {},
+    }
     if not form.validate_on_submit():
         state["errors"] = {"topics": ["This form expired. Please save again."]}
         return _preferences_page(subscriber, token, state, status=400)
     try:
-        service.update_preferences(db.session, subscriber, state["topics"], state["digest"])
+        service.update_preferences(
+            db.session, subscriber, state["topics"], state["digest"], state["interests"]
+        )
     except service.InvalidChoice as exc:
         db.session.rollback()
         state["errors"] = {exc.field: [str(exc)]}

@@ -22,6 +22,29 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 BASE = "https://news.example.org"
 
 SAMPLES = {
+    "digest": {
+        "frequency": "weekly",
+        "groups": [
+            {
+                "name": "Harbour Lights Anxiety Group",
+                "summary": "A peer-led group for people living with anxiety.",
+                "schedule": "Tuesdays, 7pm",
+                "url": f"{BASE}/groups/harbour-lights",
+            }
+        ],
+        "events": [
+            {
+                "title": "Open evening",
+                "when": "Thursday 4 December, 18:30 (Europe/London)",
+                "where": "Harbour Community Centre",
+                "url": f"{BASE}/events/open-evening",
+            }
+        ],
+        "upcoming": [],
+        "directory_url": f"{BASE}/groups",
+        "unsubscribe_url": placeholder(UNSUBSCRIBE_URL),
+        "preferences_url": placeholder(PREFERENCES_URL),
+    },
     "test_message": {"recipient": "reader@example.org"},
     "subscription_confirm": {"confirm_url": f"{BASE}/confirm/TOKEN", "hours": 48},
     "subscription_welcome": {
@@ -72,6 +95,24 @@ SAMPLES = {
         "parent_excerpt": "I was nervous before my first online meeting.",
         "permalink": f"{BASE}/articles/online-groups#c-12",
         "unsubscribe_url": f"{BASE}/replies/u/OPAQUEID",
+    },
+    "community_listing_confirm": {
+        "kind": "group",
+        "title": "Riverside Anxiety Peer Circle",
+        "confirm_url": f"{BASE}/community/confirm/TOKEN",
+        "days": 7,
+    },
+    "community_listing_approved": {
+        "kind": "group",
+        "title": "Riverside Anxiety Peer Circle",
+        "public_url": f"{BASE}/groups/riverside-anxiety-peer-circle",
+        "edit_url": f"{BASE}/community/edit/TOKEN",
+    },
+    "community_listing_rejected": {
+        "kind": "event",
+        "title": "Open evening",
+        "reason": "The event has no date yet. Please add one and send it again.",
+        "edit_url": f"{BASE}/community/edit/TOKEN",
     },
 }
 
