@@ -28,8 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from engage import create_app  # noqa: E402
 from engage.community import digests  # noqa: E402
@@ -37,6 +36,7 @@ from engage.community.models import Event, SupportGroup  # noqa: E402
 from engage.community.purposes import PURPOSES  # noqa: E402
 from engage.extensions import db  # noqa: E402
 from engage.newsletters.models import Delivery  # noqa: E402
+from engage.scratch import create_scratch_database, drop_scratch_database  # noqa: E402
 from engage.subscriptions.models import Subscriber  # noqa: E402
 from engage.subscriptions.service import address_hash  # noqa: E402
 from engage.types import opaque_id, utcnow  # noqa: E402
@@ -47,22 +47,11 @@ SLUGS = [slug for slug, _ in PURPOSES]
 
 
 def _postgres_database(url: str) -> str:
-    target = make_url(url).set(drivername="postgresql+psycopg")
-    name = f"{target.database}_digest_bench_{os.getpid()}"
-    admin = create_engine(target, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return target.set(database=name).render_as_string(hide_password=False)
+    return create_scratch_database(url, "digest_bench")
 
 
 def _drop_postgres(url: str) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
+    drop_scratch_database(url)
 
 
 def seed(readers: int, listings: int, rng: random.Random) -> None:

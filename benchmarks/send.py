@@ -35,8 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 
 from engage import create_app  # noqa: E402
 from engage.extensions import db  # noqa: E402
@@ -46,6 +45,7 @@ from engage.mail.transport import SmtpTransport  # noqa: E402
 from engage.newsletters import pipeline, service  # noqa: E402
 from engage.newsletters.models import Newsletter  # noqa: E402
 from engage.newsletters.render import render_newsletter  # noqa: E402
+from engage.scratch import create_scratch_database, drop_scratch_database  # noqa: E402
 from engage.subscriptions.models import Subscriber, Topic, subscriber_topics  # noqa: E402
 from engage.subscriptions.service import address_hash  # noqa: E402
 from engage.types import opaque_id, utcnow  # noqa: E402
@@ -112,22 +112,11 @@ class Sink:
 
 
 def fresh_postgres(url: str) -> str:
-    target = make_url(url).set(drivername="postgresql+psycopg")
-    name = f"{target.database}_bench_{os.getpid()}"
-    admin = create_engine(target, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return target.set(database=name).render_as_string(hide_password=False)
+    return create_scratch_database(url, "bench")
 
 
 def drop_postgres(url: str) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
+    drop_scratch_database(url)
 
 
 def start_worker(env: dict[str, str], queue: str, log: Path) -> subprocess.Popen:

@@ -14,12 +14,12 @@ import os
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from engage import create_app
 from engage.extensions import db as _db
+from engage.scratch import create_scratch_database, drop_scratch_database
 from tests.support.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -30,22 +30,11 @@ pytest_plugins = ["tests.support.fixtures_browser", "tests.support.fixtures_work
 
 def _fresh_postgres(url: str) -> str:
     """Create an empty database beside the one named in `url`, for this run only."""
-    target = make_url(url).set(drivername="postgresql+psycopg")
-    name = f"{target.database}_engage_{os.getpid()}"
-    admin = create_engine(target, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return target.set(database=name).render_as_string(hide_password=False)
+    return create_scratch_database(url, "engage")
 
 
 def _drop_postgres(url: str) -> None:
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
+    drop_scratch_database(url)
 
 
 @pytest.fixture(scope="session")
