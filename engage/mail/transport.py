@@ -60,6 +60,7 @@ class SmtpTransport:
         self.settings = settings
         self.ssl_context = ssl_context
         self._smtp: smtplib.SMTP | None = None
+        self.sent_on_connection = 0  # messages accepted since the connection was opened
 
     def __enter__(self) -> SmtpTransport:
         return self
@@ -107,6 +108,7 @@ class SmtpTransport:
                 f"cannot connect to SMTP server {s.host}:{s.port}: {exc}"
             ) from exc
         self._smtp = smtp
+        self.sent_on_connection = 0
 
     @staticmethod
     def _discard(smtp: smtplib.SMTP | None) -> None:
@@ -143,7 +145,17 @@ class SmtpTransport:
         message unless it dropped, in which case the next send reconnects.
         """
         sender, recipients = envelope(msg)
-        raw = serialise(msg)
+        return self.send_raw(
+            sender, recipients, serialise(msg), international=is_international(msg)
+        )
+
+    def send_raw(
+        self, sender: str, recipients: list[str], raw: bytes, *, international: bool = False
+    ) -> str:
+        """`send` for a message already serialised (bulk sends build their bytes once).
+
+        `international`: an address needs SMTPUTF8. Same replies and errors as `send`.
+        """
         self.connect()
         smtp = self._smtp
         assert smtp is not None
@@ -151,7 +163,7 @@ class SmtpTransport:
             options = []
             if smtp.does_esmtp and smtp.has_extn("size"):
                 options.append(f"SIZE={len(raw)}")
-            if is_international(msg):
+            if international:
                 if not smtp.has_extn("smtputf8"):
                     raise PermanentFailure(
                         "the SMTP server cannot deliver to addresses with non-ASCII characters "
@@ -175,6 +187,7 @@ class SmtpTransport:
             code, resp = smtp.data(raw)
             if code != 250:
                 raise failure(code, resp, recipients)
+            self.sent_on_connection += 1
             return f"{code} {_text(resp)}"
         except (TemporaryFailure, PermanentFailure) as exc:
             if exc.code == 421:  # the server is closing the connection
@@ -194,6 +207,9 @@ class SmtpTransport:
 
     @staticmethod
     def _refused(refused: dict[str, tuple[int, str]]) -> TemporaryFailure | PermanentFailure:
+        if len(refused) == 1:  # one recipient: its own reply, as for MAIL or DATA
+            [(rcpt, (code, text))] = refused.items()
+            return failure(code, text, [rcpt])
         # Final only when every refusal is final; one 4xx among them is worth another try.
         codes = [code for code, _ in refused.values()]
         detail = "; ".join(f"{r}: {c} {t}" for r, (c, t) in refused.items())

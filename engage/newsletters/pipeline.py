@@ -44,7 +44,6 @@ from engage.newsletters.models import Delivery, Newsletter
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import audience_query, newsletter_topic_ids
 from engage.newsletters.throttle import connection_slots, rate_limiter
-from engage.newsletters.transport import BulkSmtpTransport
 from engage.subscriptions.emails import (
     digest_unsubscribe_url,
     list_headers,
@@ -620,7 +619,7 @@ class _Batch:
         log.warning("%s %s: %s", self.send.label, outcome, reason)
         return self.stop(outcome)
 
-    def send_rows(self, transport: BulkSmtpTransport, ids: list[int]) -> str | None:
+    def send_rows(self, transport: SmtpTransport, ids: list[int]) -> str | None:
         """Send the claimed rows in order; returns an outcome when the batch must stop."""
         for delivery_id in ids:
             self.renew()
@@ -644,14 +643,19 @@ class _Batch:
         return None
 
     def send_one(
-        self, transport: BulkSmtpTransport, delivery_id: int, row, template: MessageTemplate
+        self, transport: SmtpTransport, delivery_id: int, row, template: MessageTemplate
     ) -> str | None:
         values, headers = self.send.links(row)
         message = template.build(row.email, values, headers)
         self.limiter.acquire()
         while True:
             try:
-                reply = transport.send_outgoing(message)
+                reply = transport.send_raw(
+                    message.sender,
+                    [message.recipient],
+                    message.raw,
+                    international=message.international,
+                )
             except PermanentFailure as exc:
                 self.streak = 0
                 text = f"{exc.code or ''} {exc.text or exc}".strip()
@@ -747,7 +751,7 @@ def _send_batches(session: Session, load, time_budget: float) -> BatchResult:
             return BatchResult(outcome="stopped")
         batch = _Batch(session, send, token, slots)
         session.commit()
-        with contextlib.closing(batch.db), BulkSmtpTransport(smtp_settings()) as transport:
+        with contextlib.closing(batch.db), SmtpTransport(smtp_settings()) as transport:
             while True:
                 if time.monotonic() > deadline:
                     batch.result.outcome = "budget"
