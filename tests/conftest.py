@@ -77,12 +77,15 @@ def app(test_settings):
 
 
 @pytest.fixture
-def make_app(test_settings):
-    """Build extra apps over the test settings; their connection pools are closed afterwards."""
+def make_app(app, test_settings, tmp_path):
+    """Build extra apps over the test settings, each test with an instance folder of its own;
+    their connection pools are closed afterwards."""
     made = []
 
     def make(**overrides):
-        extra = create_app({**test_settings, **overrides})
+        config = {**test_settings, "ENGAGE_INSTANCE_PATH": str(tmp_path / "instance")}
+        extra = create_app({**config, **overrides})
+        app.extensions["celery"].set_default()  # building an app made its Celery the default
         made.append(extra)
         return extra
 

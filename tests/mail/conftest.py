@@ -13,28 +13,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from engage import create_app
-from engage.extensions import db
-
-
-@pytest.fixture
-def make_app(app, test_settings, tmp_path):
-    """Build another app from the test environment plus overrides; disposed afterwards."""
-    built = []
-
-    def make(**overrides):
-        config = {**test_settings, "ENGAGE_INSTANCE_PATH": str(tmp_path / "instance")}
-        config.update(overrides)
-        new = create_app(config)
-        built.append(new)
-        return new
-
-    yield make
-    for other in built:
-        with other.app_context():
-            db.engine.dispose()
-    app.extensions["celery"].set_default()  # building an app made its Celery the default
-
 
 @pytest.fixture
 def dev_app(make_app):

@@ -20,7 +20,7 @@ from engage.newsletters.models import Delivery, Newsletter
 from engage.subscriptions.models import Subscriber, Topic, subscriber_topics
 from engage.subscriptions.service import address_hash
 from engage.types import opaque_id, utcnow
-from tests.support.worker import CeleryWorker
+from tests.support.worker import CeleryWorker, forget_queue
 
 SEND_SETTINGS = {
     "SEND_LEASE_SECONDS": "3",
@@ -133,7 +133,7 @@ def sender(app, send_settings):
     yield made
     with made.app_context():
         _db.engine.dispose()
-    _forget_queue(send_settings["CELERY_BROKER_URL"], _queue(made))
+    forget_queue(send_settings["CELERY_BROKER_URL"], _queue(made))
 
 
 def _queue(app) -> str:
@@ -165,17 +165,6 @@ def start_worker(send_settings, sender, tmp_path):
     for worker in started:
         worker.stop()
     _purge(sender)
-
-
-def _forget_queue(broker_url: str, queue: str) -> None:
-    if broker_url.startswith("redis"):
-        import redis
-
-        client = redis.Redis.from_url(broker_url)
-        keys = list(client.scan_iter(match=f"*{queue}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from playwright.sync_api import sync_playwright
 from engage.extensions import limiter
 from tests.support.browser import launch, require_chromium
 from tests.support.live import LiveServer
+from tests.support.worker import forget_queue
 
 
 @pytest.fixture
@@ -64,20 +65,11 @@ def queue_app(app, make_app, committed):
     own = make_app(WTF_CSRF_ENABLED=True)
     celery = own.extensions["celery"]
     celery.conf.task_default_queue = f"engage-browser-{uuid.uuid4().hex[:12]}"
-    app.extensions["celery"].set_default()  # building an app made its Celery the default
     with own.app_context():
         limiter.reset()
     yield own
     purge(own)
-    if celery.conf.broker_url.startswith("redis"):
-        # Redis keeps the bindings of every queue ever declared; drop this one's.
-        import redis
-
-        client = redis.Redis.from_url(celery.conf.broker_url)
-        keys = list(client.scan_iter(match=f"*{celery.conf.task_default_queue}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    forget_queue(celery.conf.broker_url, celery.conf.task_default_queue)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from engage import create_app
 from engage.extensions import db
-from tests.support.worker import CeleryWorker
+from tests.support.worker import CeleryWorker, forget_queue
 
 
 @pytest.fixture(scope="session")
@@ -19,19 +19,7 @@ def worker(app, test_settings, tmp_path_factory):
         yield process
     finally:
         process.stop()
-        _forget_queue(test_settings["CELERY_BROKER_URL"], process.queue)
-
-
-def _forget_queue(broker_url: str, queue: str) -> None:
-    # Redis keeps the bindings of every queue ever declared; drop this run's.
-    if broker_url.startswith("redis"):
-        import redis
-
-        client = redis.Redis.from_url(broker_url)
-        keys = list(client.scan_iter(match=f"*{queue}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        forget_queue(test_settings["CELERY_BROKER_URL"], process.queue)
 
 
 @pytest.fixture(scope="session")

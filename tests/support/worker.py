@@ -75,3 +75,15 @@ class CeleryWorker:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+
+def forget_queue(broker_url: str, queue: str) -> None:
+    """Drop a test queue's keys from Redis, which keeps every queue ever declared."""
+    if broker_url.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(broker_url)
+        keys = list(client.scan_iter(match=f"*{queue}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
