@@ -3,12 +3,11 @@ the history of a reply and of a commenter, sanctions and domain rules."""
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 
+from engage.accounts.access import role_required
 from engage.articles.models import Article
 from engage.comments import service
 from engage.comments.forms import ButtonForm, DomainRuleForm, ModerateForm, SanctionForm
@@ -36,15 +35,7 @@ TAB_LABELS = {
 }
 
 
-def moderator_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.can("moderator"):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+moderator_required = role_required("moderator")
 
 
 def _tab() -> str:

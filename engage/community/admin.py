@@ -7,12 +7,12 @@ Every page needs a signed-in editor (403 otherwise); every action is a POST with
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user
 
+from engage.accounts.access import require_role
 from engage.community import emails, service
 from engage.community.forms import ButtonForm, RejectForm
 from engage.community.models import Event, SupportGroup
-from engage.extensions import db, login_manager
+from engage.extensions import db
 
 bp = Blueprint("community_admin", __name__, url_prefix="/admin/community")
 
@@ -21,11 +21,7 @@ MODELS = {"group": SupportGroup, "event": Event}
 
 @bp.before_request
 def _editors_only():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.can("editor"):
-        abort(403)
-    return None
+    return require_role("editor")
 
 
 def _listing(kind: str, listing_id: int):

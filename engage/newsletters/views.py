@@ -24,7 +24,8 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from engage.extensions import db, login_manager
+from engage.accounts.access import require_role
+from engage.extensions import db
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, personalise
 from engage.newsletters import blocks, service
 from engage.newsletters.forms import ActionForm, ComposeForm, ScheduleForm, choices
@@ -60,11 +61,7 @@ PREVIEW_LINKS = {UNSUBSCRIBE_URL: "#unsubscribe-link", PREFERENCES_URL: "#prefer
 
 @bp.before_request
 def _editors_only():
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if not current_user.can("editor"):
-        abort(403)
-    return None
+    return require_role("editor")
 
 
 @bp.app_template_filter("nl_datetime")

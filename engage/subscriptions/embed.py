@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     jsonify,
     redirect,
@@ -29,9 +28,9 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required
 from werkzeug.exceptions import TooManyRequests
 
+from engage.accounts.access import role_required
 from engage.core.errors import MESSAGES, json_error
 from engage.extensions import csrf, db, limiter
 from engage.subscriptions import service
@@ -319,10 +318,8 @@ def snippet() -> str:
 
 
 @bp.get("/admin/subscriptions/embed")
-@login_required
+@role_required("editor")
 def admin():
-    if not current_user.can("editor"):
-        abort(403)
     return render_template(
         "subscriptions/admin_embed.html",
         snippet=snippet(),
