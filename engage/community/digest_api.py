@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engage.api import api_route
 from engage.community import digests
 from engage.extensions import db
+from engage.newsletters.api import CountsOut
 
 TAGS = ["digests"]
 
@@ -17,14 +18,6 @@ class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     frequency: Literal["weekly", "daily"]
-
-
-class CountsOut(BaseModel):
-    total: int
-    sent: int
-    failed: int
-    pending: int = Field(description="Not yet sent (including rows a worker holds).")
-    skipped: int
 
 
 class RunOut(BaseModel):

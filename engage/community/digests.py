@@ -29,7 +29,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
@@ -38,6 +38,7 @@ from engage.community import purposes as purpose_list
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, placeholder, render_email
 from engage.newsletters.models import Delivery
+from engage.newsletters.service import delivery_counts
 from engage.queue import enqueue
 from engage.subscriptions.models import Subscriber, Suppression
 from engage.types import utcnow
@@ -517,20 +518,7 @@ def run(
 
 def counts(session: Session, edition_id: int) -> dict[str, int]:
     """An edition's delivery rows by status: total, sent, failed, pending, skipped."""
-    by_status = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.digest_edition_id == edition_id)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    return {
-        "total": sum(by_status.values()),
-        "sent": by_status.get("sent", 0),
-        "failed": by_status.get("failed", 0),
-        "pending": by_status.get("pending", 0) + by_status.get("claimed", 0),
-        "skipped": by_status.get("skipped", 0),
-    }
+    return delivery_counts(session, Delivery.digest_edition_id == edition_id)
 
 
 def interest_choices(session: Session, chosen: dict | None = None) -> dict:

@@ -270,23 +270,25 @@ def finish_digest_if_done(session: Session, edition_id: int, now: datetime | Non
     return result.rowcount == 1
 
 
+def _open_rows(session: Session, which) -> tuple[int, int]:
+    """(pending, claimed) delivery rows among those matching `which`."""
+    rows = dict(
+        session.execute(
+            select(deliveries.c.status, func.count())
+            .where(which, deliveries.c.status.in_(("pending", "claimed")))
+            .group_by(deliveries.c.status)
+        ).all()
+    )
+    return rows.get("pending", 0), rows.get("claimed", 0)
+
+
 def _tick_digests(session: Session, plan: Plan, now: datetime) -> None:
     """Finish digest editions with nothing left; dispatch batches where nobody works."""
     open_editions = session.scalars(
         select(DigestEdition.id).where(DigestEdition.finished_at.is_(None))
     ).all()
     for edition_id in open_editions:
-        rows = dict(
-            session.execute(
-                select(deliveries.c.status, func.count())
-                .where(
-                    deliveries.c.digest_edition_id == edition_id,
-                    deliveries.c.status.in_(("pending", "claimed")),
-                )
-                .group_by(deliveries.c.status)
-            ).all()
-        )
-        pending, claimed = rows.get("pending", 0), rows.get("claimed", 0)
+        pending, claimed = _open_rows(session, deliveries.c.digest_edition_id == edition_id)
         if not pending and not claimed:
             if finish_digest_if_done(session, edition_id, now):
                 plan.digests_finished.append(edition_id)
@@ -306,17 +308,7 @@ def tick(session: Session, now: datetime | None = None) -> Plan:
         )
     ).all()
     for newsletter_id in sending:
-        rows = dict(
-            session.execute(
-                select(deliveries.c.status, func.count())
-                .where(
-                    deliveries.c.newsletter_id == newsletter_id,
-                    deliveries.c.status.in_(("pending", "claimed")),
-                )
-                .group_by(deliveries.c.status)
-            ).all()
-        )
-        pending, claimed = rows.get("pending", 0), rows.get("claimed", 0)
+        pending, claimed = _open_rows(session, deliveries.c.newsletter_id == newsletter_id)
         if not pending and not claimed:
             if finish_if_done(session, newsletter_id, now):
                 plan.finished.append(newsletter_id)

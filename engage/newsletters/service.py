@@ -284,12 +284,16 @@ def audience_count(session: Session, topic_slugs: list[str]) -> int:
 
 def counts(session: Session, newsletter_id: int) -> dict[str, int]:
     """Delivery rows by status: total, sent, failed, pending (pending + claimed), skipped."""
-    rows = session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.newsletter_id == newsletter_id)
-        .group_by(Delivery.status)
-    ).all()
-    by_status = dict(rows)
+    return delivery_counts(session, Delivery.newsletter_id == newsletter_id)
+
+
+def delivery_counts(session: Session, which) -> dict[str, int]:
+    """Counts of the delivery rows matching `which` (a newsletter's or a digest edition's)."""
+    by_status = dict(
+        session.execute(
+            select(Delivery.status, func.count()).where(which).group_by(Delivery.status)
+        ).all()
+    )
     return {
         "total": sum(by_status.values()),
         "sent": by_status.get("sent", 0),
