@@ -42,7 +42,7 @@ from engage.extensions import db  # noqa: E402
 from engage.mail.message import build_message, bulk_headers, serialise  # noqa: E402
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, compile_mjml  # noqa: E402
 from engage.mail.transport import SmtpTransport  # noqa: E402
-from engage.newsletters import pipeline, service  # noqa: E402
+from engage.newsletters import sending, service  # noqa: E402
 from engage.newsletters.models import Newsletter  # noqa: E402
 from engage.newsletters.render import render_newsletter  # noqa: E402
 from engage.scratch import create_scratch_database, drop_scratch_database  # noqa: E402
@@ -215,7 +215,7 @@ def sample_message(app) -> tuple[str, bytes]:
     rendered = render_newsletter("This week", "", BODY)
     newsletter = Newsletter(subject="This week", rendered_html=rendered.html)
     newsletter.rendered_text = rendered.text
-    template = pipeline.message_template(newsletter)
+    template = sending.message_template(newsletter)
     url = "http://127.0.0.1:5000/u/" + opaque_id()
     message = template.build(
         "reader0000001@example.org",

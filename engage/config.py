@@ -137,6 +137,7 @@ class Settings:
     secret_keys: list[str] = field(default_factory=lambda: [DEV_SECRET])
     database_url: str = ""
     broker_url: str = ""
+    celery_queue: str = "celery"  # the queue tasks and beat's entries go to
     redis_url: str | None = None
     smtp_url: str | None = None
     mail_from: str = "Engage <newsletter@localhost>"
@@ -164,6 +165,17 @@ class Settings:
     send_pause_after_failures: int = 10  # consecutive temporary failures that pause a send
     send_retry_backoff: float = 1.0  # first wait after a temporary failure; doubles, max 60 s
     send_reconnect_after: int = 1000  # messages per SMTP connection before a fresh one
+    # A 4xx for one reader defers that row: first wait (doubling), attempts, and window.
+    send_defer_backoff: float = 300.0
+    send_defer_attempts: int = 5
+    send_defer_hours: float = 24.0
+    # The outbox (engage/sending/outbox.py): retries of transactional mail and jobs.
+    outbox_retry_backoff: float = 30.0  # first wait after a temporary failure; doubles
+    outbox_retry_max_backoff: float = 300.0  # the longest wait between two attempts
+    outbox_retry_hours: float = 24.0  # then the row is failed and shown to staff
+    outbox_lease_seconds: int = 300  # a killed worker's row is handed out again after this
+    outbox_relay_seconds: float = 5.0  # how often beat sweeps the outbox
+    outbox_relay_again_seconds: float = 60.0  # relay a row again if nobody took it by then
     # DKIM signing of bulk mail: all three set, or none. The key is a PEM value or a path.
     dkim_private_key: str = ""
     dkim_selector: str = ""
@@ -224,6 +236,7 @@ class Settings:
             secret_keys=keys,
             database_url=database_url,
             broker_url=broker_url,
+            celery_queue=env.get("CELERY_QUEUE", "").strip() or "celery",
             redis_url=redis_url,
             smtp_url=smtp_url,
             mail_from=env.get("MAIL_FROM") or "Engage <newsletter@localhost>",
@@ -245,6 +258,15 @@ class Settings:
             send_pause_after_failures=_positive(env, "SEND_PAUSE_AFTER_FAILURES", "10"),
             send_retry_backoff=float(env.get("SEND_RETRY_BACKOFF", "1.0")),
             send_reconnect_after=_positive(env, "SEND_RECONNECT_AFTER", "1000"),
+            send_defer_backoff=float(env.get("SEND_DEFER_BACKOFF", "300")),
+            send_defer_attempts=_positive(env, "SEND_DEFER_ATTEMPTS", "5"),
+            send_defer_hours=float(env.get("SEND_DEFER_HOURS", "24")),
+            outbox_retry_backoff=float(env.get("OUTBOX_RETRY_BACKOFF", "30")),
+            outbox_retry_max_backoff=float(env.get("OUTBOX_RETRY_MAX_BACKOFF", "300")),
+            outbox_retry_hours=float(env.get("OUTBOX_RETRY_HOURS", "24")),
+            outbox_lease_seconds=_positive(env, "OUTBOX_LEASE_SECONDS", "300"),
+            outbox_relay_seconds=float(env.get("OUTBOX_RELAY_SECONDS", "5")),
+            outbox_relay_again_seconds=float(env.get("OUTBOX_RELAY_AGAIN_SECONDS", "60")),
             **_dkim(env),
             **_comment_settings(env),
             **_digest_settings(env),
@@ -279,4 +301,12 @@ class Settings:
             "REMEMBER_COOKIE_SECURE": self.env == "production",
             "RATELIMIT_STORAGE_URI": self.rate_limit_storage,
             "RATELIMIT_HEADERS_ENABLED": True,
+            # Redis down: count in this process's memory (with a warning) rather than fail
+            # every request; a dead storage is noticed within a second, not a socket timeout.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_STORAGE_OPTIONS": (
+                {"socket_connect_timeout": 1, "socket_timeout": 1}
+                if self.rate_limit_storage.startswith(("redis://", "rediss://"))
+                else {}
+            ),
         }

@@ -4,7 +4,8 @@ from engage.accounts.models import ApiKey, User
 from engage.articles.models import Article
 from engage.comments.models import Comment, ModerationAction
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
-from engage.newsletters.models import Delivery, Newsletter
+from engage.newsletters.models import Newsletter
+from engage.sending.models import Delivery, OutboxMessage
 from engage.subscriptions.models import Consent, Subscriber, Suppression, Topic
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Event",
     "ModerationAction",
     "Newsletter",
+    "OutboxMessage",
     "Subscriber",
     "Suppression",
     "SupportGroup",

@@ -1,8 +1,14 @@
-"""The one seam between the domain and Celery.
+"""The one seam between the domain and Celery: work is an outbox row, relayed after commit.
 
-The domain never imports `workers`: it names a task and `enqueue` sends it once the current
-database transaction has committed, so a worker never looks for a row that is not there yet and
-a rolled-back action sends nothing. The Celery app itself lives in `app.extensions["celery"]`.
+The domain never imports `workers`. `enqueue(task_name, *args)` writes an outbox row
+(engage/sending/outbox.py) in the current transaction; once that transaction commits, the
+row's id is handed to the broker (`_after_commit`), and the beat task `engage.outbox.relay`
+sweeps up whatever the broker did not get (it was down, or lost its queue) or is due for another
+attempt. A rolled-back action sends nothing; a broker that is down at commit delays the work,
+never loses it. The worker runs a relayed row through `outbox.run` (see `FlaskTask`): once, by
+its id, however often it is delivered.
+
+The Celery app itself lives in `app.extensions["celery"]`.
 """
 
 from __future__ import annotations
@@ -16,12 +22,26 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from engage.extensions import db
+from engage.sending import outbox
 
-_PENDING_KEY = "engage.enqueue_after_commit"
 
 # Periodic work: each entry runs a task that selects what is due, so a rerun changes nothing.
+def beat_schedule(settings) -> dict[str, dict]:
+    """What beat runs: each entry's task selects what is due, so a rerun changes nothing."""
+    return {
+        **BEAT_SCHEDULE,
+        # The outbox relay: new rows the kick after commit could not send, rows a restarted
+        # broker lost, and rows due for another attempt.
+        "outbox-relay": {
+            "task": "engage.outbox.relay",
+            "schedule": timedelta(seconds=settings.outbox_relay_seconds),
+        },
+    }
+
+
 BEAT_SCHEDULE: dict[str, dict] = {
     "heartbeat": {"task": "engage.heartbeat", "schedule": timedelta(minutes=1)},
+    "outbox-housekeeping": {"task": "engage.outbox.housekeeping", "schedule": timedelta(hours=1)},
     # Starts due newsletters, recovers sends from dead workers, finishes completed ones.
     "newsletters-tick": {"task": "engage.newsletters.tick", "schedule": timedelta(seconds=5)},
     "subscriptions-housekeeping": {
@@ -60,7 +80,12 @@ def init_celery(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
             with app.app_context():
-                return self.run(*args, **kwargs)
+                row_id = kwargs.pop(outbox.OUTBOX_KWARG, None)
+                if row_id is None:
+                    return self.run(*args, **kwargs)
+                # Relayed from the outbox: the arguments are on the row, which also says
+                # whether this ran already.
+                return outbox.run(db.session, int(row_id), self.run)
 
     settings = app.config["ENGAGE"]
     celery = Celery(app.import_name, task_cls=FlaskTask)
@@ -76,7 +101,8 @@ def init_celery(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=beat_schedule(settings),
+        task_default_queue=settings.celery_queue,
         timezone="UTC",
         include=["workers.tasks"],
     )
@@ -86,31 +112,31 @@ def init_celery(app: Flask) -> Celery:
 
 
 def enqueue(task_name: str, *args, **kwargs) -> None:
-    """Send `task_name(*args, **kwargs)` to the broker after the current transaction commits.
+    """Run `task_name(*args, **kwargs)` in a worker once the current transaction commits.
 
-    Arguments must be JSON values (ids, not objects). Outside a transaction with pending work
-    the task is still only sent at the next commit; a rollback discards it.
+    Writes an outbox row in the current transaction (flushing it); arguments must be JSON
+    values (ids, not objects). A rollback discards it.
     """
-    session = db.session()
-    if session.get_transaction() is None:
-        # Begin now, so a rollback before any database work still discards the task.
-        session.begin()
-    session.info.setdefault(_PENDING_KEY, []).append((task_name, args, kwargs))
+    outbox.add(db.session(), task_name, args, kwargs)
 
 
-def _send(celery: Celery, pending: list) -> None:
-    for task_name, args, kwargs in pending:
-        celery.send_task(task_name, args=list(args), kwargs=kwargs)
+def relay_sender(celery: Celery, queue: str | None = None):
+    """`send(row_id, task)` for the outbox: a task message carrying only the row's id."""
+
+    def send(row_id: int, task: str) -> None:
+        celery.send_task(task, kwargs={outbox.OUTBOX_KWARG: row_id}, queue=queue, retry=False)
+
+    return send
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    pending = session.info.pop(_PENDING_KEY, None)
-    if pending:
-        _send(current_app.extensions["celery"], pending)
+    rows = outbox.take_new_rows(session)
+    if rows:
+        outbox.kick(relay_sender(current_app.extensions["celery"]), rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:  # only an outermost rollback discards the work
-        session.info.pop(_PENDING_KEY, None)
+        outbox.forget_new_rows(session)

@@ -60,6 +60,11 @@ def test_settings(tmp_path_factory, smtp_server):
         "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
         "BASE_URL": "http://engage.test",
         "MAIL_FROM": "Engage <news@engage.test>",
+        # The outbox tries failed work again after 0.2 s, 0.4 s… (at most 1 s apart), and
+        # relays a row nobody took after 2 s: waits in tests stay short.
+        "OUTBOX_RETRY_BACKOFF": "0.2",
+        "OUTBOX_RETRY_MAX_BACKOFF": "1",
+        "OUTBOX_RELAY_AGAIN_SECONDS": "2",
     }
     yield settings
     if database_url.startswith("postgresql"):

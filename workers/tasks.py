@@ -1,7 +1,9 @@
 """Celery tasks: each takes JSON values and calls a domain function inside the app context.
 
-Task names are explicit: engage enqueues them by name (`engage.queue.enqueue`) without
-importing this module.
+Task names are explicit: engage enqueues them by name (`engage.queue.enqueue`, an outbox row)
+without importing this module. A task relayed from the outbox gets its arguments from the row
+and runs once per row (`engage.queue.FlaskTask`); its temporary failures are retried by the
+outbox, with backoff, for hours, so none of these tasks retries itself.
 """
 
 from __future__ import annotations
@@ -10,35 +12,35 @@ from celery import shared_task
 from celery.utils.log import get_task_logger
 from sqlalchemy import text
 
+from engage.community import digest_sending
 from engage.extensions import db
-from engage.mail.errors import PermanentFailure, TemporaryFailure
+from engage.mail.errors import PermanentFailure
 from engage.mail.message import mask_address
-from engage.mail.service import send_transactional
-from engage.newsletters import pipeline as newsletter_pipeline
+from engage.mail.service import queue_email, send_transactional
+from engage.newsletters import sending as newsletter_sending
+from engage.queue import relay_sender
+from engage.sending import outbox
+from engage.sending.pipeline import workers_for
 from engage.subscriptions import service as subscriptions
 
 log = get_task_logger(__name__)
 
 
-@shared_task(
-    name="engage.send_email",
-    acks_late=True,
-    autoretry_for=(TemporaryFailure,),
-    retry_backoff=5,
-    retry_backoff_max=600,  # stays far below the Redis visibility timeout (1 hour)
-    retry_jitter=True,
-    max_retries=8,
-)
-def send_email(name: str, to: str, context: dict, headers: dict | None = None) -> str | None:
-    """Render and send one email; a 5xx reply is final and not retried."""
+@shared_task(name="engage.send_email", acks_late=True)
+def send_email(name: str, to: str, context: dict, headers: dict | None = None) -> str:
+    """Render and send one email; returns the server's reply.
+
+    TemporaryFailure propagates: the outbox tries again later. A 5xx counts as a hard bounce
+    and is raised, so the outbox row ends `failed` with the server's reply.
+    """
     try:
         reply = send_transactional(name, to, context, headers)
     except PermanentFailure as exc:
-        log.warning("email %s to %s refused permanently: %s", name, mask_address(to), exc)
+        log.warning("email %s to %s refused permanently: %s", name, mask_address(to), exc.code)
         if subscriptions.note_hard_bounce(db.session, to):
             log.warning("%s suppressed after repeated hard bounces", mask_address(to))
         db.session.commit()
-        return None
+        raise
     log.info("email %s to %s accepted: %s", name, mask_address(to), reply)
     return reply
 
@@ -65,23 +67,45 @@ def subscriptions_housekeeping() -> int:
     return removed
 
 
-def _fan_out(task, name: str, plan: list[tuple[int, int]]) -> None:
+def _queue_of(task) -> str | None:
     # Follow-up tasks go to the queue this task came from: a deployment that gives bulk mail
     # its own queue (and workers) keeps the whole send there.
-    queue = (task.request.delivery_info or {}).get("routing_key") or None
-    for newsletter_id, count in plan:
+    return (task.request.delivery_info or {}).get("routing_key") or None
+
+
+def _fan_out(task, name: str, plan: list[tuple[int, int]]) -> None:
+    queue = _queue_of(task)
+    for parent_id, count in plan:
         for _ in range(count):
-            task.app.send_task(name, args=[newsletter_id], queue=queue)
+            task.app.send_task(name, args=[parent_id], queue=queue)
+
+
+@shared_task(name="engage.outbox.relay", bind=True, acks_late=True)
+def outbox_relay(self) -> int:
+    """Hand due outbox rows to the broker (scheduled by beat every few seconds)."""
+    sent = outbox.relay(db.session, relay_sender(self.app, _queue_of(self)))
+    if sent:
+        log.info("outbox: relayed %d row(s)", sent)
+    return sent
+
+
+@shared_task(name="engage.outbox.housekeeping", acks_late=True)
+def outbox_housekeeping() -> int:
+    """Forget outbox rows done a week ago (failed ones after 30 days); hourly, from beat."""
+    removed = outbox.purge(db.session)
+    db.session.commit()
+    return removed
 
 
 @shared_task(name="engage.newsletters.tick", bind=True, acks_late=True)
 def newsletters_tick(self) -> dict:
-    """Start due newsletters, release dead workers' rows, finish completed sends, and send
-    batch tasks where nobody works on pending rows (scheduled by beat every few seconds)."""
-    plan = newsletter_pipeline.tick(db.session)
+    """Start due newsletters, release dead workers' rows, finish completed sends and digest
+    editions, and send batch tasks where nobody works on due rows (beat, every few seconds)."""
+    plan = newsletter_sending.tick(db.session)
+    digests = digest_sending.tick(db.session)
     db.session.commit()
     _fan_out(self, "engage.newsletters.send_batch", plan.dispatch)
-    _fan_out(self, "engage.digests.send_batch", plan.digest_dispatch)
+    _fan_out(self, "engage.digests.send_batch", digests.dispatch)
     if plan.started or plan.missed or plan.finished or plan.released:
         log.info(
             "newsletters: started %s, missed %s, finished %s, %d rows released",
@@ -93,39 +117,33 @@ def newsletters_tick(self) -> dict:
     return {"started": plan.started, "missed": plan.missed, "finished": plan.finished}
 
 
-@shared_task(name="engage.newsletters.send_batch", bind=True, acks_late=True)
-def newsletters_send_batch(self, newsletter_id: int) -> dict:
-    """Send a newsletter's pending rows over one SMTP connection (see pipeline.send_batch)."""
-    result = newsletter_pipeline.send_batch(db.session, newsletter_id)
+def _log_batch(label: str, result) -> None:
     log.info(
-        "newsletter %s batch %s: %d sent, %d failed, %d skipped",
-        newsletter_id,
+        "%s batch %s: %d sent, %d failed, %d deferred, %d skipped",
+        label,
         result.outcome,
         result.sent,
         result.failed,
+        result.deferred,
         result.skipped,
     )
+
+
+@shared_task(name="engage.newsletters.send_batch", bind=True, acks_late=True)
+def newsletters_send_batch(self, newsletter_id: int) -> dict:
+    """Send a newsletter's due rows over one SMTP connection (engage/sending/pipeline.py)."""
+    result = newsletter_sending.send_batch(db.session, newsletter_id)
+    _log_batch(f"newsletter {newsletter_id}", result)
     if result.outcome == "budget":
         _fan_out(self, "engage.newsletters.send_batch", [(newsletter_id, 1)])
     return {"outcome": result.outcome, "sent": result.sent}
 
 
-@shared_task(
-    name="engage.newsletters.send_test",
-    acks_late=True,
-    autoretry_for=(TemporaryFailure,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="engage.newsletters.send_test", acks_late=True)
 def newsletters_send_test(newsletter_id: int, to: str) -> str | None:
-    """Send one test copy of a newsletter to an editor's address."""
-    try:
-        reply = newsletter_pipeline.send_test_message(db.session, newsletter_id, to)
-    except PermanentFailure as exc:
-        log.warning("test newsletter to %s refused: %s", mask_address(to), exc)
-        return None
+    """Send one test copy of a newsletter to an editor's address (from the outbox, which
+    retries temporary failures)."""
+    reply = newsletter_sending.send_test_message(db.session, newsletter_id, to)
     log.info("test newsletter %s to %s: %s", newsletter_id, mask_address(to), reply)
     return reply
 
@@ -141,13 +159,14 @@ def digests_run(self, frequency: str | None = None) -> dict:
     from engage.community import digests
 
     done = {}
-    queue = (self.request.delivery_info or {}).get("routing_key") or None
+    queue = _queue_of(self)
     for name in [frequency] if frequency else list(digests.FREQUENCIES):
         result = digests.run(db.session, name, dispatch=False)
         done[name] = {"edition_id": result.edition_id, "queued": result.queued}
         if result.queued:
-            workers = newsletter_pipeline.workers_for(result.queued)
-            _fan_out(self, "engage.digests.send_batch", [(result.edition_id, workers)])
+            _fan_out(
+                self, "engage.digests.send_batch", [(result.edition_id, workers_for(result.queued))]
+            )
         if result.more:
             self.app.send_task("engage.digests.run", args=[name], queue=queue)
     return done
@@ -155,16 +174,9 @@ def digests_run(self, frequency: str | None = None) -> dict:
 
 @shared_task(name="engage.digests.send_batch", bind=True, acks_late=True)
 def digests_send_batch(self, edition_id: int) -> dict:
-    """Send a digest edition's pending rows over one SMTP connection (pipeline.send_batch)."""
-    result = newsletter_pipeline.send_digest_batch(db.session, edition_id)
-    log.info(
-        "digest edition %s batch %s: %d sent, %d failed, %d skipped",
-        edition_id,
-        result.outcome,
-        result.sent,
-        result.failed,
-        result.skipped,
-    )
+    """Send a digest edition's due rows over one SMTP connection (engage/sending/pipeline.py)."""
+    result = digest_sending.send_batch(db.session, edition_id)
+    _log_batch(f"digest edition {edition_id}", result)
     if result.outcome == "budget":
         _fan_out(self, "engage.digests.send_batch", [(edition_id, 1)])
     return {"outcome": result.outcome, "sent": result.sent}
@@ -197,31 +209,16 @@ def comments_moderation_digest() -> int:
     return included
 
 
-@shared_task(
-    name="engage.comments.notify_reply",
-    acks_late=True,
-    autoretry_for=(TemporaryFailure,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(name="engage.comments.notify_reply", acks_late=True)
 def comments_notify_reply(comment_id: int) -> bool:
     """Email the author of the reply an approved reply answers, if they opted in and confirmed.
 
-    Sent from this task (no second hop through the queue); a 4xx retries the task.
-    """
+    The email goes through the outbox like any other: retried for hours, failures shown."""
     from engage.comments import emails as comment_emails
 
     prepared = comment_emails.reply_notification(db.session, comment_id)
+    if prepared is not None:
+        to, context, headers = prepared
+        queue_email("comment_reply", to, context, headers)
     db.session.commit()
-    if prepared is None:
-        return False
-    to, context, headers = prepared
-    try:
-        reply = send_transactional("comment_reply", to, context, headers)
-    except PermanentFailure as exc:
-        log.warning("reply notification to %s refused permanently: %s", mask_address(to), exc)
-        return False
-    log.info("reply notification to %s accepted: %s", mask_address(to), reply)
-    return True
+    return prepared is not None

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from engage.accounts import service
 from engage.accounts.forms import LoginForm
 from engage.extensions import db, limiter
+from engage.sending import outbox
 
 bp = Blueprint("accounts", __name__)
 
@@ -54,4 +55,5 @@ def logout():
 @bp.get("/admin/")
 @login_required
 def dashboard():
-    return render_template("accounts/dashboard.html", user=current_user)
+    failed_mail = outbox.counts(db.session)["failed"] if current_user.can("editor") else 0
+    return render_template("accounts/dashboard.html", user=current_user, failed_mail=failed_mail)

@@ -37,9 +37,9 @@ from werkzeug.routing import BuildError
 from engage.community import purposes as purpose_list
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, placeholder, render_email
-from engage.newsletters.models import Delivery
-from engage.newsletters.service import delivery_counts
 from engage.queue import enqueue
+from engage.sending.models import Delivery
+from engage.sending.pipeline import delivery_counts, workers_for
 from engage.subscriptions.models import Subscriber, Suppression
 from engage.types import utcnow
 from engage.urls import external_url
@@ -499,8 +499,6 @@ def run(
     result.render_ids = set(render_ids.values())
     result.renders = len(render_ids)
     if dispatch and result.queued:
-        from engage.newsletters.pipeline import workers_for
-
         for _ in range(workers_for(result.queued)):
             enqueue(SEND_TASK, edition.id)
     session.commit()

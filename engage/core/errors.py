@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from engage.core.database import is_disconnect
+from engage.extensions import db
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -80,6 +85,23 @@ def init_app(app: Flask) -> None:
     def _unexpected(err: Exception):
         if isinstance(err, HTTPException):
             return _http(err)
+        if is_disconnect(err):
+            # The database is restarting or unreachable. The request's transaction never
+            # committed, so nothing was half done: say so, and when to try again.
+            app.logger.warning(
+                "database unavailable on %s %s: %s", request.method, request.path, err
+            )
+            with contextlib.suppress(Exception):
+                db.session.rollback()
+            body, status = _render(
+                503,
+                "We could not reach our database just now, so nothing was saved. Please try "
+                "again in a minute.",
+                "Briefly unavailable",
+            )
+            response = app.make_response((body, status))
+            response.headers["Retry-After"] = "30"
+            return response
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if app.config["ENGAGE"].env == "development" and app.debug:
             raise err

@@ -7,6 +7,7 @@ policy Python folds (and may RFC 2047-encode) header lines over ~77 characters, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email import policy
@@ -44,6 +45,15 @@ def mask_address(address: str) -> str:
     """`r•••@example.org`: enough to tell log lines apart, without readers' addresses."""
     local, _, domain = parseaddr(address)[1].rpartition("@")
     return f"{local[:1]}•••@{domain}" if local else "•••"
+
+
+_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
+
+
+def redact_addresses(text: str) -> str:
+    """`text` (a server's reply, an error) with every address in it masked, so it may be
+    stored or logged: `550 5.1.1 <someone@example.org>` becomes `550 5.1.1 <s•••@example.org>`."""
+    return _ADDRESS.sub(lambda m: mask_address(m.group(0)), text)
 
 
 def bulk_headers(list_id: str, unsubscribe_url: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Send email: now (in a worker) or after the current transaction commits (from a request)."""
+"""Send email: now (in a worker) or, through the outbox, once the current transaction commits."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from flask import current_app
 
 from engage.config import SmtpSettings
+from engage.extensions import db
 from engage.mail.errors import MailNotConfigured
 from engage.mail.message import build_message, message_id_domain
 from engage.mail.render import render_email, require_email
 from engage.mail.sink import DEFAULT_PORT
 from engage.mail.transport import SmtpTransport, send_with_retry
-from engage.queue import enqueue
+from engage.sending import outbox
 
 DEV_SINK_PORT = DEFAULT_PORT  # where `make run` starts the development SMTP sink
 
@@ -75,12 +76,16 @@ def queue_email(
 ) -> None:
     """Send email `name` to `to` from a worker once the current transaction commits.
 
-    Nothing is sent if the transaction rolls back; the caller owns the commit.
-    `context` must be JSON values (it travels through the broker). Raises UnknownEmail now,
-    not in the worker, for a name with no templates.
+    Written to the outbox in the current transaction: nothing is sent if it rolls back, and
+    a worker retries temporary failures for hours (`outbox_retry_hours`). `context` must be
+    JSON values. Raises UnknownEmail now, not in the worker, for a name with no templates.
     """
     require_email(name)
-    if headers:
-        enqueue("engage.send_email", name, to, dict(context), headers=dict(headers))
-    else:
-        enqueue("engage.send_email", name, to, dict(context))
+    outbox.add(
+        db.session(),
+        outbox.SEND_EMAIL_TASK,
+        [name, to, dict(context)],
+        {"headers": dict(headers)} if headers else {},
+        email=name,
+        recipient=to,
+    )

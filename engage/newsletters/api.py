@@ -45,6 +45,12 @@ class CountsOut(BaseModel):
     sent: int
     failed: int
     pending: int = Field(description="Not yet sent (including rows a worker holds).")
+    deferred: int = Field(
+        default=0,
+        description="Of the pending: refused for now by the reader's mail server, tried again "
+        "later with backoff.",
+    )
+    bounced: int = Field(default=0, description="Of the failed: hard and soft bounces.")
     skipped: int
 
 

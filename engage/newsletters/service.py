@@ -18,9 +18,11 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from engage.mail.message import mask_address
-from engage.newsletters.models import Delivery, Newsletter, newsletter_topics
+from engage.newsletters.models import Newsletter, newsletter_topics
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.queue import enqueue
+from engage.sending.models import Delivery
+from engage.sending.pipeline import delivery_counts
 from engage.subscriptions.models import Subscriber, Suppression, Topic, subscriber_topics
 from engage.subscriptions.service import InvalidAddress, normalise_email
 from engage.types import utcnow
@@ -229,6 +231,13 @@ def resume(session: Session, newsletter: Newsletter) -> Newsletter:
     _require(newsletter, ("paused",), "resumed")
     newsletter.status = "sending"
     newsletter.paused_reason = ""
+    # Rows deferred while the server refused everyone come due at once: continue now.
+    session.execute(
+        update(Delivery)
+        .where(Delivery.newsletter_id == newsletter.id, Delivery.status == "pending")
+        .values(next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     enqueue(START_TASK)
     return newsletter
@@ -285,22 +294,6 @@ def audience_count(session: Session, topic_slugs: list[str]) -> int:
 def counts(session: Session, newsletter_id: int) -> dict[str, int]:
     """Delivery rows by status: total, sent, failed, pending (pending + claimed), skipped."""
     return delivery_counts(session, Delivery.newsletter_id == newsletter_id)
-
-
-def delivery_counts(session: Session, which) -> dict[str, int]:
-    """Counts of the delivery rows matching `which` (a newsletter's or a digest edition's)."""
-    by_status = dict(
-        session.execute(
-            select(Delivery.status, func.count()).where(which).group_by(Delivery.status)
-        ).all()
-    )
-    return {
-        "total": sum(by_status.values()),
-        "sent": by_status.get("sent", 0),
-        "failed": by_status.get("failed", 0),
-        "pending": by_status.get("pending", 0) + by_status.get("claimed", 0),
-        "skipped": by_status.get("skipped", 0),
-    }
 
 
 def progress(session: Session, newsletter: Newsletter, now: datetime | None = None) -> dict:

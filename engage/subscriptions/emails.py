@@ -7,6 +7,8 @@ from flask import current_app
 
 from engage.mail.message import bulk_headers
 from engage.mail.service import queue_email
+from engage.sending import outbox
+from engage.subscriptions import service
 from engage.subscriptions.models import Consent, Subscriber
 from engage.tokens import make_token
 from engage.urls import external_url
@@ -82,3 +84,13 @@ def queue_welcome(subscriber: Subscriber) -> None:
 
 def queue_already_subscribed(subscriber: Subscriber) -> None:
     queue_email("subscription_already", subscriber.email, subscription_already(subscriber))
+
+
+@outbox.after_sent("subscription_confirm")
+def _confirmation_accepted(session, row) -> None:
+    service.confirmation_accepted(session, row.recipient)
+
+
+@outbox.after_failed("subscription_confirm")
+def _confirmation_failed(session, row) -> None:
+    service.confirmation_failed(session, row.recipient)

@@ -134,13 +134,33 @@ def _may_send_confirmation(subscriber: Subscriber, now: datetime) -> bool:
 
 
 def _note_confirmation_sent(subscriber: Subscriber, consent: Consent | None, now: datetime) -> None:
+    # Counts toward the cooldown and the daily limit from the moment it is queued; the consent
+    # record says "sent" only once a server accepted it (`confirmation_accepted`).
     last = subscriber.last_confirmation_sent_at
     if last is None or last.date() != now.date():
         subscriber.confirmations_sent_today = 0
     subscriber.confirmations_sent_today += 1
     subscriber.last_confirmation_sent_at = now
-    if consent is not None:
-        consent.confirmation_sent_at = now
+
+
+def confirmation_accepted(session: Session, address: str, now: datetime | None = None) -> None:
+    """A mail server accepted the confirmation sent to `address`: the consent records waiting
+    for it say when."""
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None:
+        return
+    for consent in subscriber.consents:
+        if consent.confirmation_sent_at is None and consent.confirmed_at is None:
+            consent.confirmation_sent_at = now or utcnow()
+
+
+def confirmation_failed(session: Session, address: str) -> None:
+    """The confirmation to `address` could not be sent for hours: the next sign-up with it
+    gets a fresh one at once, whatever the cooldown said."""
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is not None and subscriber.status != "confirmed":
+        subscriber.last_confirmation_sent_at = None
+        subscriber.confirmations_sent_today = max(0, subscriber.confirmations_sent_today - 1)
 
 
 def sign_up(
@@ -310,7 +330,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def export(session: Session, subscriber: Subscriber) -> dict:
     """Everything we hold about a subscriber, as JSON-ready data."""
-    from engage.newsletters.models import Delivery, Newsletter
+    from engage.newsletters.models import Newsletter
+    from engage.sending.models import Delivery
 
     deliveries = session.execute(
         select(Delivery, Newsletter.subject)

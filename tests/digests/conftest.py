@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engage.community.models import DigestRender, Event, SupportGroup
-from engage.newsletters.models import Delivery
+from engage.sending.models import Delivery
 from engage.subscriptions.models import Subscriber, Topic
 from engage.subscriptions.service import address_hash
 from engage.types import opaque_id, utcnow

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from engage.community import digests
 from engage.community.models import DigestRender
-from engage.newsletters.models import Delivery
+from engage.sending.models import Delivery
 from engage.subscriptions import service as subscriptions
 from engage.subscriptions.models import Subscriber
 from tests.digests.conftest import add_event, add_group, add_reader, render_of

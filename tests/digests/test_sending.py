@@ -15,7 +15,7 @@ from engage.accounts.service import create_api_key
 from engage.community import digests
 from engage.community.models import DigestEdition
 from engage.extensions import db as _db
-from engage.newsletters.models import Delivery
+from engage.sending.models import Delivery
 from engage.subscriptions.models import Subscriber
 from engage.types import utcnow
 from tests.digests.conftest import add_group, add_reader, wait_until
@@ -48,7 +48,15 @@ def test_the_api_sends_due_digests_with_list_headers_once(client, db, editor, ta
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
     assert body["frequency"] == "daily" and body["queued"] == 3 and body["renders"] == 1
-    assert body["counts"] == {"total": 3, "sent": 0, "failed": 0, "pending": 3, "skipped": 0}
+    assert body["counts"] == {
+        "total": 3,
+        "sent": 0,
+        "failed": 0,
+        "pending": 3,
+        "deferred": 0,
+        "bounced": 0,
+        "skipped": 0,
+    }
     assert "engage.digests.send_batch" in tasks.run()
 
     again = client.post("/api/v1/digests/run", json={"frequency": "daily"}, headers=editor)

@@ -7,7 +7,6 @@ small batches, quick retries), so recovery after a kill takes seconds, not minut
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
 
 import pytest
@@ -15,11 +14,14 @@ from sqlalchemy import insert, select
 
 from engage import create_app
 from engage.extensions import db as _db
-from engage.newsletters import service, throttle
-from engage.newsletters.models import Delivery, Newsletter
+from engage.newsletters import service
+from engage.newsletters.models import Newsletter
+from engage.sending import throttle
+from engage.sending.models import Delivery
 from engage.subscriptions.models import Subscriber, Topic, subscriber_topics
 from engage.subscriptions.service import address_hash
 from engage.types import opaque_id, utcnow
+from tests.support.waiting import wait_until  # noqa: F401  (used by the send tests)
 from tests.support.worker import CeleryWorker, forget_queue
 
 SEND_SETTINGS = {
@@ -29,6 +31,9 @@ SEND_SETTINGS = {
     "SEND_PAUSE_AFTER_FAILURES": "5",
     "SEND_RATE_PER_SECOND": "0",
     "SMTP_MAX_CONNECTIONS": "2",
+    # A 4xx for one reader is tried again after 0.05 s, 0.1 s, 0.2 s…, eight times at most.
+    "SEND_DEFER_BACKOFF": "0.05",
+    "SEND_DEFER_ATTEMPTS": "8",
 }
 _serial = itertools.count(1)
 
@@ -89,18 +94,6 @@ def delivery_statuses(session, newsletter_id: int) -> Counter:
     return Counter(
         session.scalars(select(Delivery.status).where(Delivery.newsletter_id == newsletter_id))
     )
-
-
-def wait_until(check, timeout: float = 30.0, interval: float = 0.1, message: str = ""):
-    """Poll `check()` until it returns something truthy; fail (bounded) otherwise."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(message or f"condition not met within {timeout}s (last: {last!r})")
 
 
 @pytest.fixture

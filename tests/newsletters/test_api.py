@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from engage.accounts.service import create_api_key
-from engage.newsletters import pipeline
+from engage.newsletters import sending
 from engage.newsletters.models import Newsletter
 from engage.types import utcnow
 from tests.newsletters.conftest import add_topic
@@ -49,7 +49,15 @@ def test_create_and_read(client, editor, db, readers):
     got = client.get(f"/api/v1/newsletters/{created['id']}", headers=editor).get_json()
     assert got["id"] == created["id"]
     assert got["scheduled_at"] is None
-    assert got["counts"] == {"total": 0, "sent": 0, "failed": 0, "pending": 0, "skipped": 0}
+    assert got["counts"] == {
+        "total": 0,
+        "sent": 0,
+        "failed": 0,
+        "pending": 0,
+        "deferred": 0,
+        "bounced": 0,
+        "skipped": 0,
+    }
 
 
 def test_create_refusals(client, editor, auth, db):
@@ -99,7 +107,15 @@ def test_schedule_pause_resume_cancel(client, editor, db, readers, tasks, smtp_s
     assert len(smtp_server.wait_for(4)) == 4
     done = client.get(url, headers=editor).get_json()
     assert done["status"] == "sent"
-    assert done["counts"] == {"total": 4, "sent": 4, "failed": 0, "pending": 0, "skipped": 0}
+    assert done["counts"] == {
+        "total": 4,
+        "sent": 4,
+        "failed": 0,
+        "pending": 0,
+        "deferred": 0,
+        "bounced": 0,
+        "skipped": 0,
+    }
 
     # Another one, started without running its batches, to steer.
     newsletter_id = create(client, editor, topic).get_json()["id"]
@@ -107,7 +123,7 @@ def test_schedule_pause_resume_cancel(client, editor, db, readers, tasks, smtp_s
     assert (
         client.post(f"{url}/schedule", json={"send_at": "now"}, headers=editor).status_code == 200
     )
-    pipeline.start_due(db.session)
+    sending.start_due(db.session)
     db.session.commit()
     paused = client.post(f"{url}/pause", json={"reason": "A typo"}, headers=editor).get_json()
     assert (paused["status"], paused["paused_reason"]) == ("paused", "A typo")
@@ -142,4 +158,4 @@ def test_send_a_test_copy(client, editor, db, tasks, smtp_server):
     assert "%%" not in text
     db.session.expire_all()
     assert db.session.get(Newsletter, newsletter_id).status == "draft"
-    assert pipeline.send_test_message(db.session, 999999, "x@example.org") is None
+    assert sending.send_test_message(db.session, 999999, "x@example.org") is None

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from engage.config import ConfigError, Settings
 from engage.mail.message import build_message, bulk_headers, serialise
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, personalise
-from engage.newsletters.mime import MessageTemplate, signer_from_settings
 from engage.newsletters.render import render_newsletter
+from engage.sending.mime import MessageTemplate, signer_from_settings
 from tests.support.smtp import Received
 
 URL = "http://engage.test/u/AbCdEfGhIjKlMnOpQrStUv"

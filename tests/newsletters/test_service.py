@@ -1,4 +1,4 @@
-"""Newsletter rules and the pipeline's steps, in-process, on the per-test savepoint."""
+"""Newsletter rules and the send steps, in-process, on the per-test savepoint."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from engage.newsletters import pipeline, service
-from engage.newsletters.models import Delivery, Newsletter
+from engage.newsletters import sending, service
+from engage.newsletters.models import Newsletter
 from engage.newsletters.render import NewsletterRenderError
+from engage.sending.models import Delivery
 from engage.subscriptions import service as subscriptions
 from engage.subscriptions.models import Subscriber
 from engage.types import utcnow
@@ -94,7 +95,7 @@ def test_start_renders_once_and_snapshots_the_audience(ctx, db, readers, topic):
     newsletter = add_newsletter(db.session, [topic])
     service.schedule(db.session, newsletter, utcnow())
 
-    plan = pipeline.start_due(db.session)
+    plan = sending.start_due(db.session)
     assert plan.started == [newsletter.id]
     assert plan.dispatch == [(newsletter.id, 1)]
     db.session.refresh(newsletter)
@@ -104,9 +105,9 @@ def test_start_renders_once_and_snapshots_the_audience(ctx, db, readers, topic):
     assert delivery_statuses(db.session, newsletter.id) == {"pending": 5}
 
     # A second tick (or a task delivered twice) starts nothing and adds no rows.
-    assert pipeline.start_due(db.session).started == []
-    assert pipeline.start(db.session, newsletter.id) is None
-    assert pipeline.snapshot_audience(db.session, newsletter.id, utcnow()) == 0
+    assert sending.start_due(db.session).started == []
+    assert sending.start(db.session, newsletter.id) is None
+    assert sending.snapshot_audience(db.session, newsletter.id, utcnow()) == 0
     assert service.counts(db.session, newsletter.id)["total"] == 5
 
 
@@ -119,7 +120,7 @@ def test_a_schedule_found_more_than_an_hour_late_is_missed(ctx, db, readers, top
         newsletter.scheduled_at = utcnow() - ago
     db.session.flush()
 
-    plan = pipeline.tick(db.session)
+    plan = sending.tick(db.session)
     assert plan.missed == [late.id]
     assert plan.started == [recent.id]
     db.session.refresh(late)
@@ -133,14 +134,14 @@ def test_a_schedule_found_more_than_an_hour_late_is_missed(ctx, db, readers, top
     late.status = "missed"
     service.send_now(db.session, late)
     assert late.status == "scheduled"
-    assert pipeline.start_due(db.session).started == [late.id]
+    assert sending.start_due(db.session).started == [late.id]
 
 
 def test_expired_leases_are_released_and_a_send_finishes(ctx, db, readers, topic):
     readers(3, topic)
     newsletter = add_newsletter(db.session, [topic])
     service.send_now(db.session, newsletter)
-    pipeline.start_due(db.session)
+    sending.start_due(db.session)
     rows = db.session.scalars(select(Delivery).where(Delivery.newsletter_id == newsletter.id))
     rows = list(rows)
     for row in rows:
@@ -149,17 +150,17 @@ def test_expired_leases_are_released_and_a_send_finishes(ctx, db, readers, topic
     rows[0].lease_until = utcnow() + timedelta(minutes=1)
     db.session.flush()
 
-    assert pipeline.release_expired_leases(db.session) == 2
+    assert sending.pipeline.release_expired_leases(db.session) == 2
     assert delivery_statuses(db.session, newsletter.id) == {"pending": 2, "claimed": 1}
-    assert pipeline.finish_if_done(db.session, newsletter.id) is False
+    assert sending.finish_if_done(db.session, newsletter.id) is False
     # Rows held by a live worker: the tick sends no more batch tasks.
-    assert pipeline.tick(db.session).dispatch == []
+    assert sending.tick(db.session).dispatch == []
 
     for row in rows:
         db.session.refresh(row)
         row.status, row.claim_token, row.lease_until = "sent", None, None
     db.session.flush()
-    assert pipeline.tick(db.session).finished == [newsletter.id]
+    assert sending.tick(db.session).finished == [newsletter.id]
     db.session.refresh(newsletter)
     assert newsletter.status == "sent" and newsletter.finished_at is not None
 
@@ -168,7 +169,7 @@ def test_cancel_skips_the_rest_and_progress_reports(ctx, db, readers, topic):
     readers(4, topic)
     newsletter = add_newsletter(db.session, [topic])
     service.send_now(db.session, newsletter)
-    pipeline.start_due(db.session)
+    sending.start_due(db.session)
     first, second, *_ = db.session.scalars(
         select(Delivery).where(Delivery.newsletter_id == newsletter.id).order_by(Delivery.id)
     )
@@ -193,6 +194,8 @@ def test_cancel_skips_the_rest_and_progress_reports(ctx, db, readers, topic):
         "sent": 1,
         "failed": 1,
         "pending": 0,
+        "deferred": 0,
+        "bounced": 0,
         "skipped": 2,
     }
     assert db.session.get(Newsletter, newsletter.id).status == "cancelled"

@@ -8,7 +8,8 @@ from itertools import count
 import pytest
 
 from engage.accounts.service import create_user
-from engage.newsletters.models import Delivery, Newsletter
+from engage.newsletters.models import Newsletter
+from engage.sending.models import Delivery
 from engage.subscriptions.models import Subscriber, Topic
 from engage.subscriptions.service import address_hash
 from engage.types import utcnow

@@ -323,7 +323,7 @@ def test_an_import_reports_each_row_and_writes_only_the_good_ones(
     assert [t.slug for t in new.topics] == ["groups-news"]
     [pending_consent] = new.consents
     assert pending_consent.source == importing.IMPORT_SOURCE
-    assert pending_consent.confirmation_sent_at is not None
+    assert pending_consent.confirmation_sent_at is None  # queued, not yet accepted
 
     kept = by_email(db, "kept@example.org")
     assert kept.status == "confirmed" and kept.confirmed_at is not None
@@ -340,6 +340,8 @@ def test_an_import_reports_each_row_and_writes_only_the_good_ones(
     [received] = smtp_server.messages
     assert received.rcpt_tos == ["new@example.org"]
     assert received.message["Subject"] == CONFIRM_SUBJECT
+    db.session.refresh(pending_consent)
+    assert pending_consent.confirmation_sent_at is not None  # the server accepted it
 
 
 def test_a_confirmed_import_sends_no_email(client, topics, db, editor, tasks, smtp_server):

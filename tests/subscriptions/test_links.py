@@ -7,7 +7,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from engage.subscriptions import service
+from engage.subscriptions import emails, service
 from engage.subscriptions.models import Subscriber, Suppression
 from engage.tokens import make_token
 from tests.conftest import csrf_token
@@ -245,9 +245,14 @@ def test_no_raw_ip_is_stored(client, topics, db):
     assert not hasattr(Subscriber, "ip_address")
 
 
-def test_delayed_consent_is_recorded_with_when_confirmation_was_sent(ctx, db, topics):
+def test_delayed_consent_is_recorded_with_when_confirmation_was_sent(ctx, db, topics, tasks):
     outcome = service.sign_up(db.session, "a@example.org", topics=None, digest="off", source="t")
-    assert outcome.consent.confirmation_sent_at is not None
+    emails.queue_confirmation(outcome.subscriber, outcome.consent)
+    db.session.commit()
+    assert outcome.consent.confirmation_sent_at is None  # queued is not sent
+    assert tasks.run() == ["engage.send_email"]
+    db.session.refresh(outcome.consent)
+    assert outcome.consent.confirmation_sent_at is not None  # a server accepted it
     later = outcome.consent.consented_at + timedelta(minutes=1)
     service.confirm(db.session, outcome.subscriber.id, outcome.consent.id, now=later)
     assert outcome.consent.confirmed_at == later

@@ -52,6 +52,8 @@ class RecordingHandler:
     fault_streak: int = 0
     faults_answered: int = 0
     delay: float = 0.0
+    # Replies to RCPT TO for given addresses, every time (a mailbox that stays full).
+    refuse: dict[str, str] = field(default_factory=dict)
 
     def _random_fault(self) -> str | None:
         if self.faults is None or self.fault_streak >= self.max_fault_streak:
@@ -74,6 +76,14 @@ class RecordingHandler:
             self.connections += 1
         session.host_name = hostname
         return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            reply = self.refuse.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session, envelope):
         if self.delay:
@@ -133,6 +143,7 @@ class SmtpServer:
             self.handler.fault_streak = 0
             self.handler.faults_answered = 0
             self.handler.delay = 0.0
+            self.handler.refuse.clear()
 
     def faults(
         self,
@@ -149,6 +160,11 @@ class SmtpServer:
             self.handler.drop_ratio = drop
             self.handler.max_fault_streak = max_streak
             self.handler.fault_streak = 0
+
+    def refuse_recipient(self, address: str, reply: str) -> None:
+        """Answer RCPT TO for `address` with `reply` (e.g. "452 4.2.2 Mailbox full"), always."""
+        with self.handler.lock:
+            self.handler.refuse[address] = reply
 
     def slow(self, seconds: float) -> None:
         """Wait `seconds` before answering each DATA (so a test can act mid-send)."""

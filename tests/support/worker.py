@@ -16,10 +16,20 @@ CELERY = Path(sys.executable).with_name("celery")
 class CeleryWorker:
     """`start()` waits (bounded) until the worker says it is ready; `stop()` always ends it."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, queue: str | None = None):
+    def __init__(
+        self, env: dict[str, str], log_path: Path, queue: str | None = None, beat: bool = False
+    ):
         self.queue = queue or f"engage-test-{uuid.uuid4().hex[:12]}"
-        self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        # Its default queue is the one it consumes: what it (or its beat) sends, it gets.
+        self.env = {
+            **os.environ,
+            **env,
+            "CELERY_QUEUE": self.queue,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.log_path = log_path
+        self.beat = beat  # run the scheduler inside the worker (`-B`), as `make run` does
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> CeleryWorker:
@@ -40,6 +50,8 @@ class CeleryWorker:
             "--without-mingle",
             "--without-heartbeat",
         ]
+        if self.beat:
+            command += ["-B", "-s", str(self.log_path.with_suffix(".beat-schedule"))]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT

@@ -8,9 +8,12 @@ where one worker is enough) they are kept in the process.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from functools import lru_cache
+
+log = logging.getLogger(__name__)
 
 SLOTS_SCRIPT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -50,8 +53,15 @@ class LocalRateLimiter:
             time.sleep(wait)
 
 
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return (redis.RedisError, OSError)
+
+
 class RedisRateLimiter:
-    """A one-second window counted in Redis, shared by every worker."""
+    """A one-second window counted in Redis, shared by every worker. While Redis cannot be
+    reached it limits this process alone (logged), rather than stop the send."""
 
     def __init__(self, client, prefix: str, per_second: float):
         self.client = client
@@ -65,8 +75,13 @@ class RedisRateLimiter:
         while True:
             now = time.time()
             key = f"{self.prefix}:rate:{int(now)}"
-            with self.client.pipeline() as pipe:
-                count, _ = pipe.incr(key).expire(key, 5).execute()
+            try:
+                with self.client.pipeline() as pipe:
+                    count, _ = pipe.incr(key).expire(key, 5).execute()
+            except _redis_errors() as exc:
+                log.warning("send rate limit: Redis unreachable (%s); limiting locally", exc)
+                _local_limiter(self.per_second).acquire()
+                return
             if count <= limit:
                 return
             time.sleep(max(0.001, 1 - (now % 1)))
@@ -104,10 +119,20 @@ class RedisSlots:
 
     def acquire(self, token: str, ttl: float) -> bool:
         now = time.time()
-        return bool(self.script(keys=[self.key], args=[now, now + ttl, token, self.limit]))
+        try:
+            return bool(self.script(keys=[self.key], args=[now, now + ttl, token, self.limit]))
+        except _redis_errors() as exc:
+            # Without Redis the cap holds per process: a send slows or speeds a little, but
+            # never stops because the limiter's storage is restarting.
+            log.warning("SMTP connection slots: Redis unreachable (%s); counting locally", exc)
+            return _local_slots(self.limit).acquire(token, ttl)
 
     def release(self, token: str) -> None:
-        self.client.zrem(self.key, token)
+        _local_slots(self.limit).release(token)
+        try:
+            self.client.zrem(self.key, token)
+        except _redis_errors() as exc:
+            log.warning("SMTP connection slots: Redis unreachable (%s); the slot lapses", exc)
 
 
 def _prefix(database_url: str) -> str:
@@ -119,7 +144,8 @@ def _prefix(database_url: str) -> str:
 def _redis(url: str):
     import redis
 
-    return redis.Redis.from_url(url)
+    # Short timeouts: a Redis that went away is noticed in a second, not a minute.
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
 
 
 @lru_cache(maxsize=4)

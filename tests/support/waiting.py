@@ -1,0 +1,17 @@
+"""Waiting for a condition with a deadline: never for a sleep to be long enough."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait_until(check, timeout: float = 30.0, interval: float = 0.1, message: str = ""):
+    """Poll `check()` until it returns something truthy; fail (bounded) otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(message or f"condition not met within {timeout}s (last: {last!r})")
