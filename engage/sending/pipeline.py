@@ -345,7 +345,8 @@ class _Batch:
         self.defer_window = timedelta(hours=settings.send_defer_hours)
         self.reconnect_after = settings.send_reconnect_after
         self.streak = 0  # connection failures in a row
-        self.same_reply = ("", 0)  # the last 4xx reply and how many readers in a row got it
+        # The last 4xx reply, and the different rows that got it in a row.
+        self.same_reply: tuple[str, set[int]] = ("", set())
         self.renewed = time.monotonic()
         self.result = BatchResult()
 
@@ -433,10 +434,12 @@ class _Batch:
             )
         )
         log.info("%s: %s deferred (%s)", self.send.label, mask_address(row.email), reply)
-        # The same 4xx for reader after reader is about the server, not about them.
-        previous, count = self.same_reply
-        count = count + 1 if reply == previous else 1
-        self.same_reply = (reply, count)
+        # The same 4xx for reader after reader is about the server, not about them (one
+        # reader's full mailbox, tried again and again, is about that reader).
+        previous, rows = self.same_reply
+        rows = rows | {delivery_id} if reply == previous else {delivery_id}
+        self.same_reply = (reply, rows)
+        count = len(rows)
         if count >= self.pause_after:
             return self.pause(
                 f"Paused: the mail server gave {count} different readers in a row the same "
@@ -460,7 +463,7 @@ class _Batch:
                 )
             except PermanentFailure as exc:
                 self.streak = 0
-                self.same_reply = ("", 0)
+                self.same_reply = ("", set())
                 text = redact_addresses(f"{exc.code or ''} {exc.text or exc}".strip())
                 if self.db.run(
                     _mark(
@@ -500,7 +503,7 @@ class _Batch:
                 self.renew(force=delay > self.lease / 3)
                 continue
             self.streak = 0
-            self.same_reply = ("", 0)
+            self.same_reply = ("", set())
             if self.db.run(
                 _mark(
                     delivery_id,

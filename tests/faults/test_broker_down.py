@@ -89,7 +89,7 @@ def test_sign_ups_while_redis_is_down_each_get_one_confirmation(
     assert smtp_server.messages == []
 
     redis_server.start()  # same port: the worker and its beat reconnect
-    wait_until(lambda: len(smtp_server.messages) >= 5, 60, message=worker.log()[-3000:])
+    wait_until(lambda: len(smtp_server.messages) >= 5, 60, message=lambda: worker.log()[-3000:])
     wait_until(
         lambda: (
             read(
@@ -119,15 +119,17 @@ def test_a_newsletter_sending_while_redis_restarts_reaches_everyone_once(
         session.remove()
     smtp_server.slow(0.03)  # about two seconds of sending
 
-    wait_until(lambda: len(smtp_server.messages) >= 5, 60, message=worker.log()[-3000:])
+    wait_until(lambda: len(smtp_server.messages) >= 5, 60, message=lambda: worker.log()[-3000:])
     redis_server.stop()
     # Down while messages keep going out (the send needs only the database and SMTP)...
     before = len(smtp_server.messages)
-    wait_until(lambda: len(smtp_server.messages) > before + 5, 30, message=worker.log()[-3000:])
+    wait_until(
+        lambda: len(smtp_server.messages) > before + 5, 30, message=lambda: worker.log()[-3000:]
+    )
     redis_server.start()
 
     def status() -> str | None:
         return read(app, lambda s: s.get(Newsletter, newsletter_id).status)
 
-    wait_until(lambda: status() == "sent", 90, message=worker.log()[-3000:])
+    wait_until(lambda: status() == "sent", 90, message=lambda: worker.log()[-3000:])
     assert received(smtp_server) == Counter(addresses)

@@ -55,7 +55,7 @@ def test_a_postgres_restart_mid_send_loses_nothing_and_sends_nothing_twice(
             session.remove()
         smtp_server.slow(0.02)
 
-        wait_until(lambda: len(smtp_server.messages) >= 30, 60, message=first.log()[-3000:])
+        wait_until(lambda: len(smtp_server.messages) >= 30, 60, message=lambda: first.log()[-3000:])
         cluster.restart()  # every connection is cut; the server is back a moment later
 
         # A reader's request while connections are being re-made gets a page, never a 500.
@@ -68,7 +68,7 @@ def test_a_postgres_restart_mid_send_loses_nothing_and_sends_nothing_twice(
         wait_until(
             lambda: status() == "sent",
             120,
-            message=f"{first.log()[-2000:]}\n---\n{workers.started[1].log()[-2000:]}",
+            message=lambda: f"{first.log()[-2000:]}\n---\n{workers.started[1].log()[-2000:]}",
         )
         got = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
         assert got == Counter(addresses), {a: n for a, n in got.items() if n != 1}

@@ -60,7 +60,7 @@ def test_a_confirmation_waits_out_a_long_mail_server_outage(
     wait_until(
         lambda: row().attempts > OLD_RETRIES + 1,
         120,
-        message=f"the outbox stopped trying: {worker.log()[-3000:]}",
+        message=lambda: f"the outbox stopped trying: {worker.log()[-3000:]}",
     )
     down = row()
     assert down.status in ("pending", "running")

@@ -60,7 +60,7 @@ def wait_for_status(db, newsletter_id: int, wanted: str, timeout: float = 40.0) 
     wait_until(
         lambda: status(db, newsletter_id) == wanted,
         timeout,
-        message=f"newsletter never became {wanted}: {statuses(db, newsletter_id)}",
+        message=lambda: f"newsletter never became {wanted}: {statuses(db, newsletter_id)}",
     )
 
 
@@ -238,4 +238,52 @@ def test_the_same_refusal_for_many_readers_pauses_the_send_with_the_reason(
     service.resume(live.session, newsletter)
     live.session.commit()
     wait_for_status(live, newsletter_id, "sent")
+    assert received(smtp_server) == Counter(addresses)
+
+
+def test_a_full_mailbox_defers_one_reader_while_everyone_else_gets_theirs(
+    live, start_worker, smtp_server
+):
+    topic = add_topic(live.session)
+    addresses = add_readers(live.session, 30, [topic])
+    full = addresses[3]
+    smtp_server.refuse_recipient(full, f"452 4.2.2 Mailbox full <{full}>")
+    newsletter = add_newsletter(live.session, [topic])
+    service.send_now(live.session, newsletter)
+    newsletter_id = newsletter.id
+    live.session.commit()
+    start_worker()
+
+    wait_for_status(live, newsletter_id, "sent", timeout=60)
+    assert received(smtp_server) == Counter(a for a in addresses if a != full)
+    assert statuses(live, newsletter_id) == {"sent": 29, "failed": 1}
+    live.session.rollback()
+    newsletter = live.session.get(Newsletter, newsletter_id)
+    assert newsletter.paused_reason == ""  # one reader's mailbox never pauses a send
+    row = live.session.scalar(
+        select(Delivery).where(Delivery.newsletter_id == newsletter_id, Delivery.status == "failed")
+    )
+    assert row.bounce == "soft" and row.attempts == 8  # SEND_DEFER_ATTEMPTS
+    assert row.smtp_reply.startswith("452 4.2.2 Mailbox full")
+    assert full not in row.smtp_reply  # the address is redacted in what is stored
+    counts = service.counts(live.session, newsletter_id)
+    assert counts["bounced"] == 1 and counts["deferred"] == 0
+    live.session.rollback()
+
+
+def test_connection_failures_pause_the_send_and_resume_continues_at_once(
+    live, start_worker, smtp_server
+):
+    smtp_server.script(*["drop"] * 5)  # SEND_PAUSE_AFTER_FAILURES=5, all about the connection
+    start_worker()
+    newsletter_id, addresses = launch(live, 8)
+    wait_for_status(live, newsletter_id, "paused")
+    live.session.rollback()
+    newsletter = live.session.get(Newsletter, newsletter_id)
+    assert "5 failed attempts in a row to reach the mail server" in newsletter.paused_reason
+    wait_until(lambda: statuses(live, newsletter_id) == {"pending": 8}, 20)
+
+    service.resume(live.session, newsletter)
+    live.session.commit()
+    wait_for_status(live, newsletter_id, "sent", timeout=30)
     assert received(smtp_server) == Counter(addresses)
