@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
 from engage.subscriptions.models import Topic
-from engage.types import UTCDateTime, utcnow
+from engage.types import RedactedString, UTCDateTime, utcnow
 
 NEWSLETTER_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "missed")
 DELIVERY_STATUSES = ("pending", "claimed", "sent", "failed", "skipped")
@@ -49,7 +49,8 @@ class Newsletter(db.Model):
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    paused_reason: Mapped[str] = mapped_column(String(500), default="")
+    # Why a send paused, often in the mail server's words: addresses masked when stored.
+    paused_reason: Mapped[str] = mapped_column(RedactedString(500), default="")
     rendered_html: Mapped[str | None] = mapped_column(Text)
     rendered_text: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -97,7 +98,9 @@ class Delivery(db.Model):
     claim_token: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    smtp_reply: Mapped[str] = mapped_column(String(500), default="")
+    # The server's last word on this message; it often quotes the recipient, so addresses
+    # are masked when stored.
+    smtp_reply: Mapped[str] = mapped_column(RedactedString(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     newsletter: Mapped[Newsletter | None] = relationship()
