@@ -26,7 +26,11 @@ def role_allows(role: str, needed: str) -> bool:
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),
+        # The id is in every session cookie: SQLite must never give a deleted user's id away.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -49,7 +53,10 @@ class ApiKey(db.Model):
     """A bearer key for /api/v1. Only a SHA-256 of the key is stored; the key is shown once."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),
+        {"sqlite_autoincrement": True},  # an id names one key in records, never two
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))

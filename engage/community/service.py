@@ -32,7 +32,12 @@ from sqlalchemy.orm import Session
 from engage.community.models import GROUP_FORMATS, RUN_BY, Event, SupportGroup
 from engage.community.purposes import SLUGS as PURPOSE_SLUGS
 from engage.subscriptions.service import InvalidAddress, normalise_email
-from engage.tokens import TokenError, make_token, read_token
+from engage.tokens import (
+    TokenError,
+    link_key_matches,
+    make_link_token,
+    read_token,
+)
 from engage.types import utcnow
 
 Listing = SupportGroup | Event
@@ -343,13 +348,14 @@ def _fingerprint(email: str | None) -> str:
 
 
 def listing_token(purpose: str, listing: Listing) -> str:
-    """A signed token naming the listing (never the address) for "organiser-verify"/"-edit"."""
+    """A signed token naming the listing (never the address) for "organiser-verify"/"-edit",
+    bound to the listing's link key."""
     payload = {
         "k": KIND_CODES[kind_of(listing)],
         "id": listing.id,
         "f": _fingerprint(listing.organiser_email),
     }
-    return make_token(purpose, payload)
+    return make_link_token(purpose, payload, listing.link_key)
 
 
 def listing_from_token(session: Session, purpose: str, token: str) -> Listing:
@@ -363,8 +369,12 @@ def listing_from_token(session: Session, purpose: str, token: str) -> Listing:
         and isinstance(payload.get("f"), str)
     ):
         raise TokenError("This link is not valid. It may have been copied incompletely.")
-    listing = session.get(models[payload["k"]], payload["id"])
-    if listing is None or not hmac.compare_digest(
+    listing = (
+        session.get(models[payload["k"]], payload["id"]) if 0 < payload["id"] < 2**31 else None
+    )
+    # The key tells this listing from a deleted one whose id it got; the fingerprint voids
+    # links when the organiser's address changes.
+    if not link_key_matches(listing, payload) or not hmac.compare_digest(
         payload["f"], _fingerprint(listing.organiser_email)
     ):
         raise TokenError("This link is no longer valid: the listing has changed hands or gone.")

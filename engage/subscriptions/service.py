@@ -248,6 +248,13 @@ def unsubscribe(session: Session, subscriber: Subscriber, now: datetime | None =
     return True
 
 
+def revoke_links(session: Session, subscriber: Subscriber) -> None:
+    """Void every link ever sent to the subscriber (preferences, confirmation and unsubscribe
+    links: their key derives from the unsubscribe id, which is replaced). Flushes."""
+    subscriber.unsubscribe_id = opaque_id()
+    session.flush()
+
+
 def stop_digest(session: Session, subscriber: Subscriber, now: datetime | None = None) -> bool:
     """The digest's one-click unsubscribe: digest off, newsletters kept. With no topic left
     there is nothing left to send: unsubscribe from everything. True if anything changed."""
