@@ -37,6 +37,7 @@ from engage.tokens import (
     link_key_matches,
     make_link_token,
     read_token,
+    rotate_link_key,
 )
 from engage.types import utcnow
 
@@ -379,6 +380,48 @@ def listing_from_token(session: Session, purpose: str, token: str) -> Listing:
     ):
         raise TokenError("This link is no longer valid: the listing has changed hands or gone.")
     return listing
+
+
+def _listings_of(session: Session, address: str) -> list[Listing]:
+    found: list[Listing] = []
+    for model in (SupportGroup, Event):
+        found.extend(
+            session.scalars(
+                select(model).where(model.organiser_email == address).order_by(model.id)
+            )
+        )
+    return found
+
+
+def forget_organiser(session: Session, address: str) -> int:
+    """An organiser erased their data: submissions they never confirmed go; the others stay
+    listed (or in the queue) without their address, and their organiser links stop working.
+    `address` is normalised. Returns the listings changed; flushes."""
+    listings = _listings_of(session, address)
+    for listing in listings:
+        if listing.status == "pending" and listing.organiser_confirmed_at is None:
+            session.delete(listing)
+            continue
+        listing.organiser_email = None
+        rotate_link_key(listing)
+    session.flush()
+    return len(listings)
+
+
+def export_organiser(session: Session, address: str) -> list[dict]:
+    """The listings submitted from a (normalised) address, for the reader's own export."""
+    return [
+        {
+            "kind": kind_of(listing),
+            "name": title_of(listing),
+            "status": listing.status,
+            "created_at": listing.created_at.isoformat(),
+            "organiser_confirmed_at": listing.organiser_confirmed_at.isoformat()
+            if listing.organiser_confirmed_at
+            else None,
+        }
+        for listing in _listings_of(session, address)
+    ]
 
 
 def confirm_organiser(session: Session, listing: Listing, now: datetime | None = None) -> bool:

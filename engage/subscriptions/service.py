@@ -316,7 +316,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def export(session: Session, subscriber: Subscriber) -> dict:
-    """Everything we hold about a subscriber, as JSON-ready data."""
+    """Everything we hold about a subscriber, as JSON-ready data: choices, consent records,
+    deliveries, and every reply written from the address (with its notification settings)."""
+    from engage.comments.service import export_author  # both build on this module
+    from engage.community.service import export_organiser
     from engage.newsletters.models import Delivery, Newsletter
 
     deliveries = session.execute(
@@ -358,6 +361,8 @@ def export(session: Session, subscriber: Subscriber) -> dict:
             }
             for d, subject in deliveries
         ],
+        **export_author(session, subscriber.email_hash),
+        "listings": export_organiser(session, subscriber.email) if subscriber.email else [],
     }
 
 
@@ -368,9 +373,20 @@ def suppress(session: Session, email_hash: str, reason: str) -> None:
 
 
 def erase(session: Session, subscriber: Subscriber) -> None:
-    """Remove the subscriber and everything personal; keep only a keyed hash on the
-    suppression list so nothing is sent to the address again without new consent."""
+    """Remove the subscriber and everything personal, in every area; keep only a keyed hash
+    on the suppression list so nothing is sent to the address again without new consent.
+
+    Their replies stay in the threads as "Former reader", without the address (see
+    engage.comments.service.anonymise_author); support groups and events they submitted lose
+    the address too (engage.community.service.forget_organiser). Flushes; the caller commits.
+    """
+    from engage.comments.service import anonymise_author  # both build on this module
+    from engage.community.service import forget_organiser
+
     suppress(session, subscriber.email_hash, "erased")
+    anonymise_author(session, subscriber.email_hash)
+    if subscriber.email:
+        forget_organiser(session, subscriber.email)
     session.delete(subscriber)
     session.flush()
 
