@@ -163,6 +163,8 @@ def test_the_link_ids_migration_keeps_every_row_and_gives_each_a_key(test_settin
                     2,
                 ]
                 assert count("deliveries") == 2
+                keys = conn.scalars(text("SELECT session_key FROM users")).all()
+                assert len(keys) == 1 and len(keys[0]) >= 22
                 replies = set(conn.scalars(text("SELECT smtp_reply FROM deliveries")))
                 assert replies == {"550 5.1.1 <r•••@example.org>: unknown", "250 ok"}
             # Foreign keys still hold after the rebuild: erasing a reader takes their rows.

@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.extensions import db
-from engage.types import UTCDateTime, utcnow
+from engage.types import UTCDateTime, opaque_id, utcnow
 
 ROLES = ("admin", "editor", "moderator")
 # What each role may do: an admin can do everything, an editor also moderates.
@@ -40,10 +40,17 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Random, stored in each session next to the id; a new one (sign-out, password change,
+    # deactivation) ends every session of this user, wherever the cookie was copied to.
+    session_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the current session key."""
+        return f"{self.id}.{self.session_key}"
 
     def can(self, needed_role: str) -> bool:
         return role_allows(self.role, needed_role)

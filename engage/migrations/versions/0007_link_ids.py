@@ -1,4 +1,4 @@
-"""ids in links are never reused, and links carry a per-row key
+"""ids in links are never reused; links carry a per-row key; sessions a per-user key
 
 Revision ID: 0007_link_ids
 Revises: 0005_digests
@@ -8,8 +8,8 @@ SQLite hands the highest rowid out again after a delete unless the table is AUTO
 a link to an erased reader could open the next reader's preferences. Every table whose id is
 in a link, a token or a session becomes AUTOINCREMENT (SQLite only: a rebuild in batch mode;
 env.py turns foreign keys off around it so the children's rows survive the rebuild), and the
-rows a token names get a random key that every token carries (`link_key`; a subscriber's
-key derives from its random unsubscribe id). Existing rows get
+rows a token names get a random key that every token carries (`link_key`; `session_key` for
+staff sessions; a subscriber's key derives from its random unsubscribe id). Existing rows get
 a fresh key here, so links signed before this revision stop working; unsubscribe links
 (`/u/<id>`) are unaffected.
 
@@ -40,7 +40,7 @@ TABLES = {
     "moderation_links": "link_key",
     "support_groups": "link_key",
     "events": "link_key",
-    "users": None,
+    "users": "session_key",
     "api_keys": None,  # found by the key's hash; its id only must never be reused
 }
 KEY_LENGTH = 32
