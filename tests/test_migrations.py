@@ -96,8 +96,7 @@ def test_the_link_ids_migration_keeps_every_row_and_gives_each_a_key(test_settin
                 for n in (1, 2):
                     _insert(
                         conn,
-                        "subscribers",
-                        id=n,
+                        "subscribers",  # ids 1 and 2: the database is new
                         email=f"reader{n}@example.org",
                         email_hash=f"{n}" * 64,
                         status="confirmed",
