@@ -10,7 +10,7 @@ CSP = (
     "font-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'"
 )
-# Two years, as browsers' preload lists ask; sent only in production, where TLS is a given.
+# Two years (preload lists ask for one at least); sent only in production, where TLS is a given.
 HSTS = "max-age=63072000; includeSubDomains"
 NO_STORE = "no-store"
 
