@@ -3,15 +3,26 @@
 Tokens are signed, not encrypted, so they carry ids, never an email address. They are not
 single-use by themselves: the caller checks the state the token acts on. Keys rotate through
 SECRET_KEYS (oldest first): the newest signs, every listed key verifies.
+
+A token that names a row also carries that row's random `link_key` (`make_link_token`), and
+the reader checks it (`link_key_matches`): a link to a deleted row can then never open a row
+that later got the same id, and rotating the key (`rotate_link_key`) revokes every
+outstanding link to the row at once.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from engage.types import opaque_id
 
 
 @dataclass(frozen=True)
@@ -60,3 +71,45 @@ def read_token(purpose: str, token: str, max_age: timedelta | None = None):
         raise TokenError("This link has expired.", expired=True) from None
     except BadSignature:
         raise TokenError("This link is not valid. It may have been copied incompletely.") from None
+
+
+# The payload field carrying the row's link key.
+LINK_KEY_FIELD = "lk"
+
+
+def make_link_token(purpose: str, payload: dict, link_key: str | None) -> str:
+    """Sign `payload` for one purpose, bound to the link key of the row it names (flush a new
+    row first: its key is set then). Raises ValueError without a key."""
+    if not link_key:
+        raise ValueError("the row has no link key yet: flush it first")
+    return make_token(purpose, {**payload, LINK_KEY_FIELD: link_key})
+
+
+def derived_link_key(secret_id: str) -> str:
+    """A link key computed from a random id the row already keeps secret (a subscriber's
+    unsubscribe id): a one-way hash, so a token never reveals the id itself."""
+    digest = hashlib.sha256(b"engage.link-key:" + secret_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
+def link_key_matches(row: Any, payload: Any) -> bool:
+    """Whether a token's payload carries `row`'s current link key (compared in constant time).
+
+    False for a missing row, a token without a key (signed before rows had one) or a key
+    that was rotated since.
+    """
+    return row is not None and carries_link_key(payload, row.link_key)
+
+
+def carries_link_key(payload: Any, link_key: str | None) -> bool:
+    """Whether a token's payload carries `link_key`, compared in constant time."""
+    given = payload.get(LINK_KEY_FIELD) if isinstance(payload, dict) else None
+    if not isinstance(given, str) or not link_key:
+        return False
+    return hmac.compare_digest(given.encode(), link_key.encode())
+
+
+def rotate_link_key(row: Any) -> None:
+    """Give `row` a new link key: every link made for it so far stops working. Not flushed.
+    (A subscriber's key is derived: see engage.subscriptions.service.revoke_links.)"""
+    row.link_key = opaque_id()

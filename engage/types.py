@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
 
@@ -42,3 +42,20 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class RedactedString(TypeDecorator):
+    """Text that may quote a mail server (an SMTP reply, an error): every email address in it
+    is masked on the way in (`engage.mail.message.redact_addresses`), whoever writes it, ORM
+    or Core, and the result is cut to the column's length."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        from engage.mail.message import redact_addresses
+
+        redacted = redact_addresses(value)
+        return redacted[: self.impl.length] if self.impl.length else redacted

@@ -1,3 +1,5 @@
+import hmac
+
 from flask import Flask
 
 from engage.extensions import db, login_manager
@@ -13,8 +15,16 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
 
     @login_manager.user_loader
-    def _load(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def _load(session_id: str):
+        # "<id>.<session key>" (User.get_id): a session the user ended, or one from before a
+        # password change or deactivation, carries an old key and opens nothing.
+        user_id, _, key = session_id.partition(".")
+        if not user_id.isdigit() or len(user_id) > 10 or not key:
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not hmac.compare_digest(key.encode(), user.session_key.encode()):
+            return None
+        return user
 
     app.register_blueprint(views.bp)
     app.cli.add_command(users_cli)

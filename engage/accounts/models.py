@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.extensions import db
-from engage.types import UTCDateTime, utcnow
+from engage.types import UTCDateTime, opaque_id, utcnow
 
 ROLES = ("admin", "editor", "moderator")
 # What each role may do: an admin can do everything, an editor also moderates.
@@ -26,7 +26,11 @@ def role_allows(role: str, needed: str) -> bool:
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),
+        # The id is in every session cookie: SQLite must never give a deleted user's id away.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -36,10 +40,17 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Random, stored in each session next to the id; a new one (sign-out, password change,
+    # deactivation) ends every session of this user, wherever the cookie was copied to.
+    session_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the current session key."""
+        return f"{self.id}.{self.session_key}"
 
     def can(self, needed_role: str) -> bool:
         return role_allows(self.role, needed_role)
@@ -49,7 +60,10 @@ class ApiKey(db.Model):
     """A bearer key for /api/v1. Only a SHA-256 of the key is stored; the key is shown once."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'editor', 'moderator')", name="role"),
+        {"sqlite_autoincrement": True},  # an id names one key in records, never two
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engage.accounts.models import ROLES, ApiKey, User
-from engage.types import utcnow
+from engage.types import opaque_id, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 # Compared against when the address is unknown, so a login takes as long either way.
@@ -63,6 +63,36 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user`, on every device: sessions carry the old key. Not flushed."""
+    user.session_key = opaque_id()
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Change the password and end every session (flushed). Raises AccountError if too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+    session.flush()
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Deactivate (or reactivate) an account; deactivation ends every session (flushed)."""
+    if user.active and not active:
+        end_sessions(user)
+    user.active = active
+    session.flush()
+
+
+def find_user(session: Session, email: str) -> User | None:
+    try:
+        address = normalise_staff_email(email)
+    except AccountError:
+        return None
+    return session.scalar(select(User).where(User.email == address))
 
 
 def _key_digest(key: str) -> str:

@@ -22,7 +22,7 @@ from engage.comments import service
 from engage.comments.models import Comment, Commenter, ModerationLink
 from engage.mail.message import bulk_headers
 from engage.mail.service import queue_email
-from engage.tokens import make_token
+from engage.tokens import make_link_token
 from engage.types import utcnow
 from engage.urls import external_url
 
@@ -74,7 +74,9 @@ def make_links(session: Session, comment: Comment, user: User, now: datetime) ->
         )
         session.add(link)
         session.flush()
-        token = make_token("moderation-action", {"l": link.id, "c": comment.id, "a": action})
+        token = make_link_token(
+            "moderation-action", {"l": link.id, "c": comment.id, "a": action}, link.link_key
+        )
         urls[action] = external_url("comments.moderation_link", action=action, token=token)
     return urls
 
@@ -159,7 +161,7 @@ def unsubscribe_url(commenter: Commenter) -> str:
 
 def comment_notify_confirm(commenter: Commenter) -> dict:
     """Double opt-in for reply notifications: the link opens a page whose button confirms."""
-    token = make_token("confirm", {"cm": commenter.id})
+    token = make_link_token("confirm", {"cm": commenter.id}, commenter.link_key)
     return {"confirm_url": external_url("comments.confirm_notifications", token=token)}
 
 

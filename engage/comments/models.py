@@ -19,6 +19,8 @@ class Comment(db.Model):
     __tablename__ = "comments"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'approved', 'rejected', 'spam')", name="status"),
+        # Ids appear in links: SQLite must never hand a deleted row's id to a new one.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +42,9 @@ class Comment(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set once moderators were emailed about this reply (at once, or in the 15-minute batch).
     moderators_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
+    # opens a new row with the same id, and rotating it revokes the row's outstanding links.
+    link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
 
     article = relationship("Article")
     parent: Mapped[Comment | None] = relationship(remote_side=[id])
@@ -87,6 +92,7 @@ class Commenter(db.Model):
     """
 
     __tablename__ = "commenters"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids appear in links: never reused
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -97,6 +103,9 @@ class Commenter(db.Model):
     # Opaque id in /replies/u/<id>: random, stored, survives key rotation (like Subscriber's).
     unsubscribe_id: Mapped[str] = mapped_column(String(32), unique=True, default=opaque_id)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
+    # opens a new row with the same id, and rotating it revokes the row's outstanding links.
+    link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
 
     @property
     def wants_notifications(self) -> bool:
@@ -155,7 +164,11 @@ class ModerationLink(db.Model):
     """One emailed link: one action on one reply, for one moderator, usable once."""
 
     __tablename__ = "moderation_links"
-    __table_args__ = (CheckConstraint("action IN ('approve', 'reject')", name="action"),)
+    __table_args__ = (
+        CheckConstraint("action IN ('approve', 'reject')", name="action"),
+        # Ids appear in links: SQLite must never hand a deleted row's id to a new one.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column(
@@ -166,3 +179,6 @@ class ModerationLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
+    # opens a new row with the same id, and rotating it revokes the row's outstanding links.
+    link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)

@@ -8,6 +8,7 @@ Work for a worker (moderator emails, reply notifications) is enqueued here and s
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,6 +44,8 @@ REJECT_REASONS = (
     "Other",
 )
 ERASED_NAME = "Erased"
+# What a reader who erased their data is called under the replies they leave behind.
+FORMER_READER = "Former reader"
 
 
 class ReplyError(ValueError):
@@ -420,6 +423,82 @@ def erase_commenter(session: Session, email_hash: str, *, user_id=None, now=None
         commenter.notify_stopped_at = now
     session.flush()
     return len(ids)
+
+
+def anonymise_author(session: Session, email_hash: str, now: datetime | None = None) -> int:
+    """A reader erased their data: their replies stay where they are (answers keep their
+    place) but as "Former reader", without their address, and no longer tied to it or to
+    each other; their reply-notification opt-ins and their commenter row go.
+
+    Sanctions on the address stay (keyed hashes, like the suppression list). Returns the
+    number of replies anonymised; flushes, the caller commits.
+    """
+    now = now or utcnow()
+    comments = session.scalars(
+        select(Comment).where(Comment.author_email_hash == email_hash).order_by(Comment.id)
+    ).all()
+    for comment in comments:
+        comment.author_name = FORMER_READER
+        comment.author_email = None
+        # A random stand-in: the replies can no longer be found, grouped or linked again by
+        # the address (it can never equal a real keyed hash, which is hex).
+        comment.author_email_hash = f"erased-{secrets.token_hex(16)}"
+        comment.notify_replies = False
+        record(
+            session,
+            comment,
+            "anonymised",
+            "the author erased their data",
+            actor="reader",
+            now=now,
+        )
+    session.execute(delete(Commenter).where(Commenter.email_hash == email_hash))
+    session.flush()
+    return len(comments)
+
+
+def export_author(session: Session, email_hash: str) -> dict:
+    """Every reply written from an address, and its reply-notification settings, as
+    JSON-ready data for the reader's own export."""
+    from engage.urls import external_url
+
+    rows = session.execute(
+        select(Comment, Article.title, Article.slug)
+        .join(Article, Article.id == Comment.article_id)
+        .where(Comment.author_email_hash == email_hash)
+        .order_by(Comment.created_at, Comment.id)
+    ).all()
+    commenter = get_commenter(session, email_hash)
+    return {
+        "replies": [
+            {
+                "article": title,
+                "url": external_url("articles.show", slug=slug) + f"#c-{comment.id}",
+                "display_name": comment.author_name,
+                "email": comment.author_email,
+                "text": comment.body_markdown,
+                "status": comment.status,
+                "in_reply_to": comment.parent_id,
+                "notify_replies": comment.notify_replies,
+                "created_at": _iso(comment.created_at),
+                "edited_at": _iso(comment.edited_at),
+                "deleted_at": _iso(comment.deleted_at),
+            }
+            for comment, title, slug in rows
+        ],
+        "reply_notifications": None
+        if commenter is None
+        else {
+            "email": commenter.email,
+            "confirmed_at": _iso(commenter.notify_confirmed_at),
+            "stopped_at": _iso(commenter.notify_stopped_at),
+            "created_at": _iso(commenter.created_at),
+        },
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 # --- Reply notifications: double opt-in and unsubscribe ---------------------------------

@@ -22,15 +22,23 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 
 from engage.articles import service as articles
 from engage.articles.models import Article
 from engage.comments import emails, service
 from engage.comments.forms import ButtonForm, EditForm, ReplyForm, ReportForm
-from engage.comments.models import REPORT_REASONS, Comment, ModerationLink
+from engage.comments.models import REPORT_REASONS, Comment, Commenter, ModerationLink
+from engage.core.security import keep_private, no_store
 from engage.extensions import csrf, db, limiter
 from engage.subscriptions.service import InvalidAddress, address_hash, normalise_email
-from engage.tokens import TokenError, make_token, read_token
+from engage.tokens import (
+    TokenError,
+    carries_link_key,
+    link_key_matches,
+    make_link_token,
+    read_token,
+)
 from engage.types import utcnow
 
 bp = Blueprint("comments", __name__)
@@ -49,8 +57,10 @@ EDIT_LIMIT = "5 per minute"
 
 
 def _cookie_token(comment: Comment) -> str:
-    return make_token(
-        "comment-edit", {"c": comment.id, "h": service.text_hash(comment.body_markdown)}
+    return make_link_token(
+        "comment-edit",
+        {"c": comment.id, "h": service.text_hash(comment.body_markdown)},
+        comment.link_key,
     )
 
 
@@ -68,7 +78,7 @@ def _set_cookie(response: Response, comment: Comment) -> None:
 
 def own_reply_ids() -> set[int]:
     """Ids of replies this browser posted (valid cookies), for "awaiting moderation"."""
-    found: set[int] = set()
+    payloads: dict[int, dict] = {}
     for name, value in list(request.cookies.items())[:200]:
         if not name.startswith(COOKIE_PREFIX) or not name[len(COOKIE_PREFIX) :].isdigit():
             continue
@@ -76,10 +86,24 @@ def own_reply_ids() -> set[int]:
             payload = read_token("comment-edit", value, max_age=timedelta(days=OWN_REPLY_DAYS))
         except TokenError:
             continue
-        if isinstance(payload, dict) and payload.get("c") == int(name[len(COOKIE_PREFIX) :]):
-            found.add(payload["c"])
-        if len(found) >= MAX_OWN_COOKIES:
+        comment_id = payload.get("c") if isinstance(payload, dict) else None
+        if comment_id == int(name[len(COOKIE_PREFIX) :]) and 0 < comment_id < 2**31:
+            payloads[comment_id] = payload
+        if len(payloads) >= MAX_OWN_COOKIES:
             break
+    if not payloads:
+        return set()
+    # A cookie names a reply and carries its key: a deleted reply's cookie owns no other.
+    keys = db.session.execute(
+        select(Comment.id, Comment.link_key).where(Comment.id.in_(payloads))
+    ).all()
+    found = {
+        comment_id
+        for comment_id, link_key in keys
+        if carries_link_key(payloads[comment_id], link_key)
+    }
+    if found:
+        keep_private()  # the page shows this browser's own replies: no shared cache keeps it
     return found
 
 
@@ -95,6 +119,7 @@ def _proven(comment: Comment) -> bool:
     return (
         isinstance(payload, dict)
         and payload.get("c") == comment.id
+        and link_key_matches(comment, payload)
         and payload.get("h") == service.text_hash(comment.body_markdown)
         and service.can_edit(comment)
     )
@@ -225,6 +250,7 @@ def _edit_key() -> str:
 
 
 @bp.route("/replies/<int:comment_id>/edit", methods=["GET", "POST"])
+@no_store
 @limiter.limit(EDIT_LIMIT, methods=["POST"], key_func=_edit_key, deduct_when=_counted)
 @limiter.limit(_hourly_limit, methods=["POST"], deduct_when=_counted)
 def edit(comment_id: int):
@@ -257,6 +283,7 @@ def edit(comment_id: int):
 
 
 @bp.post("/replies/<int:comment_id>/delete")
+@no_store
 def delete(comment_id: int):
     comment, article = _own_reply(comment_id)
     if not ButtonForm().validate_on_submit():
@@ -304,6 +331,7 @@ def report(comment_id: int):
 
 
 @bp.route("/replies/notifications/<token>", methods=["GET", "POST"])
+@no_store
 def confirm_notifications(token: str):
     try:
         payload = read_token("confirm", token)
@@ -316,18 +344,19 @@ def confirm_notifications(token: str):
         return render_template(
             "comments/message.html", title="This link cannot be used", message="Not valid."
         ), 400
-    form = ButtonForm()
-    if not form.validate_on_submit():
-        return render_template("comments/notify_confirm.html", form=form, token=token), (
-            400 if request.method == "POST" else 200
-        )
-    commenter = service.confirm_notifications(db.session, commenter_id)
-    if commenter is None:
+    commenter = db.session.get(Commenter, commenter_id) if 0 < commenter_id < 2**31 else None
+    if not link_key_matches(commenter, payload) or commenter.email is None:
         return render_template(
             "comments/message.html",
             title="This link cannot be used",
             message="There is no address for this link any more.",
         ), 404
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        return render_template("comments/notify_confirm.html", form=form, token=token), (
+            400 if request.method == "POST" else 200
+        )
+    service.confirm_notifications(db.session, commenter.id)
     db.session.commit()
     return render_template(
         "comments/message.html",
@@ -342,6 +371,7 @@ def _is_one_click() -> bool:
 
 
 @bp.route("/replies/u/<unsubscribe_id>", methods=["GET", "POST"])
+@no_store
 @csrf.exempt
 @limiter.exempt
 def unsubscribe(unsubscribe_id: str):
@@ -375,6 +405,7 @@ def _link_problem(title: str, message: str, status: int):
 
 
 @bp.route("/moderate/<action>/<token>", methods=["GET", "POST"])
+@no_store
 @limiter.limit("60 per hour", methods=["POST"])
 def moderation_link(action: str, token: str):
     if action not in ("approve", "reject"):
@@ -391,8 +422,12 @@ def moderation_link(action: str, token: str):
         return _link_problem("This link is not valid", str(exc), 400)
     if not isinstance(payload, dict) or not isinstance(payload.get("l"), int):
         return _link_problem("This link is not valid", "It may have been copied incompletely.", 400)
-    link = db.session.get(ModerationLink, payload["l"])
-    if link is None or link.comment_id != payload.get("c") or link.action != payload.get("a"):
+    link = db.session.get(ModerationLink, payload["l"]) if 0 < payload["l"] < 2**31 else None
+    if (
+        not link_key_matches(link, payload)
+        or link.comment_id != payload.get("c")
+        or link.action != payload.get("a")
+    ):
         return _link_problem("This link is not valid", "It may have been copied incompletely.", 400)
     if link.action != action:
         return _link_problem(

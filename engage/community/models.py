@@ -9,7 +9,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
-from engage.types import UTCDateTime, utcnow
+from engage.types import UTCDateTime, opaque_id, utcnow
 
 LISTING_STATUSES = ("pending", "approved", "rejected")
 GROUP_FORMATS = ("in_person", "online", "hybrid")
@@ -21,6 +21,8 @@ class SupportGroup(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
         CheckConstraint("format IN ('in_person', 'online', 'hybrid')", name="format"),
+        # Ids appear in links: SQLite must never hand a deleted row's id to a new one.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,6 +52,9 @@ class SupportGroup(db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An approved listing its organiser edited: public at once, flagged for an editor to check.
     needs_check: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
+    # opens a new row with the same id, and rotating it revokes the row's outstanding links.
+    link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
 
     events: Mapped[list[Event]] = relationship(back_populates="group")
 
@@ -58,6 +63,8 @@ class Event(db.Model):
     __tablename__ = "events"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        # Ids appear in links: SQLite must never hand a deleted row's id to a new one.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +87,9 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     needs_check: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
+    # opens a new row with the same id, and rotating it revokes the row's outstanding links.
+    link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
 
     group: Mapped[SupportGroup | None] = relationship(back_populates="events")
 

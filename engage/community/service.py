@@ -32,7 +32,13 @@ from sqlalchemy.orm import Session
 from engage.community.models import GROUP_FORMATS, RUN_BY, Event, SupportGroup
 from engage.community.purposes import SLUGS as PURPOSE_SLUGS
 from engage.subscriptions.service import InvalidAddress, normalise_email
-from engage.tokens import TokenError, make_token, read_token
+from engage.tokens import (
+    TokenError,
+    link_key_matches,
+    make_link_token,
+    read_token,
+    rotate_link_key,
+)
 from engage.types import utcnow
 
 Listing = SupportGroup | Event
@@ -343,13 +349,14 @@ def _fingerprint(email: str | None) -> str:
 
 
 def listing_token(purpose: str, listing: Listing) -> str:
-    """A signed token naming the listing (never the address) for "organiser-verify"/"-edit"."""
+    """A signed token naming the listing (never the address) for "organiser-verify"/"-edit",
+    bound to the listing's link key."""
     payload = {
         "k": KIND_CODES[kind_of(listing)],
         "id": listing.id,
         "f": _fingerprint(listing.organiser_email),
     }
-    return make_token(purpose, payload)
+    return make_link_token(purpose, payload, listing.link_key)
 
 
 def listing_from_token(session: Session, purpose: str, token: str) -> Listing:
@@ -363,12 +370,58 @@ def listing_from_token(session: Session, purpose: str, token: str) -> Listing:
         and isinstance(payload.get("f"), str)
     ):
         raise TokenError("This link is not valid. It may have been copied incompletely.")
-    listing = session.get(models[payload["k"]], payload["id"])
-    if listing is None or not hmac.compare_digest(
+    listing = (
+        session.get(models[payload["k"]], payload["id"]) if 0 < payload["id"] < 2**31 else None
+    )
+    # The key tells this listing from a deleted one whose id it got; the fingerprint voids
+    # links when the organiser's address changes.
+    if not link_key_matches(listing, payload) or not hmac.compare_digest(
         payload["f"], _fingerprint(listing.organiser_email)
     ):
         raise TokenError("This link is no longer valid: the listing has changed hands or gone.")
     return listing
+
+
+def _listings_of(session: Session, address: str) -> list[Listing]:
+    found: list[Listing] = []
+    for model in (SupportGroup, Event):
+        found.extend(
+            session.scalars(
+                select(model).where(model.organiser_email == address).order_by(model.id)
+            )
+        )
+    return found
+
+
+def forget_organiser(session: Session, address: str) -> int:
+    """An organiser erased their data: submissions they never confirmed go; the others stay
+    listed (or in the queue) without their address, and their organiser links stop working.
+    `address` is normalised. Returns the listings changed; flushes."""
+    listings = _listings_of(session, address)
+    for listing in listings:
+        if listing.status == "pending" and listing.organiser_confirmed_at is None:
+            session.delete(listing)
+            continue
+        listing.organiser_email = None
+        rotate_link_key(listing)
+    session.flush()
+    return len(listings)
+
+
+def export_organiser(session: Session, address: str) -> list[dict]:
+    """The listings submitted from a (normalised) address, for the reader's own export."""
+    return [
+        {
+            "kind": kind_of(listing),
+            "name": title_of(listing),
+            "status": listing.status,
+            "created_at": listing.created_at.isoformat(),
+            "organiser_confirmed_at": listing.organiser_confirmed_at.isoformat()
+            if listing.organiser_confirmed_at
+            else None,
+        }
+        for listing in _listings_of(session, address)
+    ]
 
 
 def confirm_organiser(session: Session, listing: Listing, now: datetime | None = None) -> bool:

@@ -25,6 +25,7 @@ from engage.community.forms import (
 )
 from engage.community.models import Event, SupportGroup
 from engage.community.purposes import PURPOSES, label
+from engage.core.security import no_store
 from engage.extensions import csrf, db, limiter
 from engage.tokens import TokenError
 from engage.types import utcnow
@@ -303,6 +304,7 @@ def _link_problem(exc: TokenError):
 
 
 @bp.route("/community/confirm/<token>", methods=["GET", "POST"])
+@no_store
 def confirm(token: str):
     try:
         listing = service.listing_from_token(db.session, "organiser-verify", token[:1000])
@@ -327,6 +329,7 @@ def confirm(token: str):
 
 
 @bp.route("/community/edit/<token>", methods=["GET", "POST"])
+@no_store
 @csrf.exempt  # as above: the form checks its token and keeps what was typed
 def edit(token: str):
     """The organiser's own link (emailed on approval or rejection): change the listing."""

@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from engage.extensions import db
 from engage.mail import emails
+from engage.mail.message import redact_logs
 from engage.mail.service import queue_email
 from engage.mail.views import bp
 
@@ -33,5 +34,7 @@ def send_test(to: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    # What servers say back names recipients: mask addresses before anything is logged.
+    redact_logs()
     app.register_blueprint(bp)
     app.cli.add_command(mail_cli)

@@ -7,6 +7,7 @@ policy Python folds (and may RFC 2047-encode) header lines over ~77 characters, 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -47,13 +48,70 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}•••@{domain}" if local else "•••"
 
 
-_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
+# An address inside free text (an SMTP reply, an exception message): a plain or quoted local
+# part, `@`, a domain or an address literal. \w is Unicode-aware, so internationalised
+# addresses are found too. The mask's "•" is not part of a local part, so redacting twice
+# changes nothing.
+_ADDRESS_IN_TEXT = re.compile(
+    r"""(?P<local>"[^"\r\n]*"|[\w.!#$%&'*+/=?^`{|}~-]+)"""
+    r"@(?P<domain>\[[^\]\s]*\]|[\w-]+(?:\.[\w-]+)*)"
+)
 
 
-def redact_addresses(text: str) -> str:
-    """`text` (a server's reply, an error) with every address in it masked, so it may be
-    stored or logged: `550 5.1.1 <someone@example.org>` becomes `550 5.1.1 <s•••@example.org>`."""
-    return _ADDRESS.sub(lambda m: mask_address(m.group(0)), text)
+def redact_addresses(text: str | None) -> str:
+    """`text` with every email address in it masked as `mask_address` does:
+    `550 5.1.1 <someone@example.org>` becomes `550 5.1.1 <s•••@example.org>`.
+
+    For what a mail server or a library says back, before it is stored or logged.
+    """
+    if not text:
+        return text or ""
+
+    def mask(match: re.Match) -> str:
+        local = match.group("local").strip('"')
+        # Punctuation before the address (`{'alice@…` in a repr) stays as it was.
+        lead = re.match(r"[^\w]*", local).group()
+        return f"{lead}{local[len(lead) : len(lead) + 1]}•••@{match.group('domain')}"
+
+    return _ADDRESS_IN_TEXT.sub(mask, text)
+
+
+class RedactAddresses(logging.Filter):
+    """A logging filter that masks addresses in the message and in its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 (a broken format string is logged as it is)
+            return True
+        record.msg, record.args = redact_addresses(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_addresses(record.exc_text)
+        return True
+
+
+# Loggers that pass on what mail servers and the send code say (which names recipients).
+# A filter on a logger applies to what is logged through that logger itself, so each is named.
+REDACTED_LOGGERS = (
+    "engage.mail.transport",
+    "engage.mail.service",
+    "engage.sending.pipeline",
+    "engage.sending.outbox",
+    "engage.newsletters.sending",
+    "engage.community.digests",
+    "engage.community.digest_sending",
+    "workers.tasks",
+    "celery.app.trace",
+)
+_REDACT = RedactAddresses()
+
+
+def redact_logs(names: tuple[str, ...] = REDACTED_LOGGERS) -> None:
+    """Mask addresses in what the named loggers write. Idempotent."""
+    for name in names:
+        logging.getLogger(name).addFilter(_REDACT)
 
 
 def bulk_headers(list_id: str, unsubscribe_url: str) -> dict[str, str]:

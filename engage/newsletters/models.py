@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
 from engage.subscriptions.models import Topic
-from engage.types import UTCDateTime, utcnow
+from engage.types import RedactedString, UTCDateTime, utcnow
 
 NEWSLETTER_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled", "missed")
 
@@ -46,7 +46,7 @@ class Newsletter(db.Model):
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    paused_reason: Mapped[str] = mapped_column(String(500), default="")
+    paused_reason: Mapped[str] = mapped_column(RedactedString(500), default="")
     rendered_html: Mapped[str | None] = mapped_column(Text)
     rendered_text: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

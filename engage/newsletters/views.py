@@ -386,7 +386,10 @@ _action("send_now", lambda s, n: service.send_now(s, n), "Sending starts in a mo
 _action("unschedule", lambda s, n: service.unschedule(s, n), "Unscheduled: it is a draft again.")
 _action(
     "pause",
-    lambda s, n: service.pause(s, n, reason=f"paused by {current_user.email}"),
+    # By name: the reason is stored with every address in it masked (it often quotes a server).
+    lambda s, n: service.pause(
+        s, n, reason=f"paused by {current_user.display_name or current_user.email}"
+    ),
     "Paused after the messages in flight.",
 )
 _action("resume", lambda s, n: service.resume(s, n), "Sending resumed.")

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.extensions import db
-from engage.types import UTCDateTime, utcnow
+from engage.types import RedactedString, UTCDateTime, utcnow
 
 DELIVERY_STATUSES = ("pending", "claimed", "sent", "failed", "skipped")
 OUTBOX_STATUSES = ("pending", "running", "done", "failed")
@@ -68,7 +68,7 @@ class Delivery(db.Model):
     first_deferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bounce: Mapped[str | None] = mapped_column(String(8))  # "hard" or "soft" when failed
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    smtp_reply: Mapped[str] = mapped_column(String(500), default="")
+    smtp_reply: Mapped[str] = mapped_column(RedactedString(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -267,8 +267,10 @@ def update_subscriber(subscriber_id: int, body: PreferencesIn):
     tags=TAGS,
 )
 def erase_subscriber(subscriber_id: int):
-    """Removes the subscriber and everything personal; a keyed hash of the address stays on the
-    suppression list, so nothing is sent to it again without new consent."""
+    """Removes the subscriber and everything personal, in every area: their replies stay in
+    their threads as "Former reader" without the address, reply notifications stop, listings
+    they submitted lose the address. A keyed hash of the address stays on the suppression
+    list, so nothing is sent to it again without new consent."""
     service.erase(db.session, _subscriber(subscriber_id))
 
 
@@ -279,5 +281,7 @@ def erase_subscriber(subscriber_id: int):
     tags=TAGS,
 )
 def export_subscriber(subscriber_id: int):
-    """The subscriber, their consent records and deliveries: what the reader's own export gives."""
+    """The subscriber, their consent records, deliveries, every reply written from the address
+    (with its notification settings) and the listings submitted from it: what the reader's own
+    export gives."""
     return service.export(db.session, _subscriber(subscriber_id))

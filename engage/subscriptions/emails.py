@@ -10,7 +10,7 @@ from engage.mail.service import queue_email
 from engage.sending import outbox
 from engage.subscriptions import service
 from engage.subscriptions.models import Consent, Subscriber
-from engage.tokens import make_token
+from engage.tokens import derived_link_key, make_link_token
 from engage.urls import external_url
 
 
@@ -25,8 +25,16 @@ def digest_unsubscribe_url(subscriber: Subscriber) -> str:
     )
 
 
-def preferences_url(subscriber: Subscriber) -> str:
-    token = make_token("preferences", {"s": subscriber.id})
+def subscriber_link_key(subscriber) -> str:
+    """The key in every signed link to a subscriber: derived from their random unsubscribe id,
+    so a row with just `id` and `unsubscribe_id` (what the send pipeline loads) is enough, and
+    a new unsubscribe id (`service.revoke_links`) voids every earlier link."""
+    return derived_link_key(subscriber.unsubscribe_id)
+
+
+def preferences_url(subscriber) -> str:
+    """The preference centre's link for a Subscriber, or a row with `id` and `unsubscribe_id`."""
+    token = make_link_token("preferences", {"s": subscriber.id}, subscriber_link_key(subscriber))
     return external_url("subscriptions.preferences", token=token)
 
 
@@ -46,7 +54,9 @@ def list_headers(subscriber: Subscriber, digest: bool = False) -> dict[str, str]
 
 def subscription_confirm(subscriber: Subscriber, consent: Consent) -> dict:
     """Double opt-in: the link opens a page whose button confirms."""
-    token = make_token("confirm", {"s": subscriber.id, "c": consent.id})
+    token = make_link_token(
+        "confirm", {"s": subscriber.id, "c": consent.id}, subscriber_link_key(subscriber)
+    )
     return {
         "confirm_url": external_url("subscriptions.confirm", token=token),
         "hours": current_app.config["ENGAGE"].confirm_max_age_hours,

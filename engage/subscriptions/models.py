@@ -8,6 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
+from engage.tokens import derived_link_key
 from engage.types import UTCDateTime, opaque_id, utcnow
 
 SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed")
@@ -38,6 +39,8 @@ class Subscriber(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'confirmed', 'unsubscribed')", name="status"),
         CheckConstraint("digest IN ('off', 'weekly', 'daily')", name="digest"),
+        # Ids appear in links: SQLite must never hand a deleted row's id to a new one.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,11 +66,20 @@ class Subscriber(db.Model):
         back_populates="subscriber", cascade="all, delete-orphan", order_by="Consent.id"
     )
 
+    @property
+    def link_key(self) -> str | None:
+        """The key every signed link to this subscriber carries (engage.tokens), derived from
+        the random unsubscribe id: a link to a deleted subscriber never opens the one who got
+        the id next, and a new unsubscribe id revokes every link at once."""
+        return derived_link_key(self.unsubscribe_id) if self.unsubscribe_id else None
+
 
 class Consent(db.Model):
     """Evidence of one sign-up: what the reader agreed to, where, and when it was confirmed."""
 
     __tablename__ = "consents"
+    # The confirmation link names the consent: its id is never reused either.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(

@@ -268,6 +268,13 @@ def unsubscribe(session: Session, subscriber: Subscriber, now: datetime | None =
     return True
 
 
+def revoke_links(session: Session, subscriber: Subscriber) -> None:
+    """Void every link ever sent to the subscriber (preferences, confirmation and unsubscribe
+    links: their key derives from the unsubscribe id, which is replaced). Flushes."""
+    subscriber.unsubscribe_id = opaque_id()
+    session.flush()
+
+
 def stop_digest(session: Session, subscriber: Subscriber, now: datetime | None = None) -> bool:
     """The digest's one-click unsubscribe: digest off, newsletters kept. With no topic left
     there is nothing left to send: unsubscribe from everything. True if anything changed."""
@@ -329,7 +336,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def export(session: Session, subscriber: Subscriber) -> dict:
-    """Everything we hold about a subscriber, as JSON-ready data."""
+    """Everything we hold about a subscriber, as JSON-ready data: choices, consent records,
+    deliveries, and every reply written from the address (with its notification settings)."""
+    from engage.comments.service import export_author  # both build on this module
+    from engage.community.service import export_organiser
     from engage.newsletters.models import Newsletter
     from engage.sending.models import Delivery
 
@@ -372,6 +382,8 @@ def export(session: Session, subscriber: Subscriber) -> dict:
             }
             for d, subject in deliveries
         ],
+        **export_author(session, subscriber.email_hash),
+        "listings": export_organiser(session, subscriber.email) if subscriber.email else [],
     }
 
 
@@ -382,9 +394,23 @@ def suppress(session: Session, email_hash: str, reason: str) -> None:
 
 
 def erase(session: Session, subscriber: Subscriber) -> None:
-    """Remove the subscriber and everything personal; keep only a keyed hash on the
-    suppression list so nothing is sent to the address again without new consent."""
+    """Remove the subscriber and everything personal, in every area; keep only a keyed hash
+    on the suppression list so nothing is sent to the address again without new consent.
+
+    Their replies stay in the threads as "Former reader", without the address (see
+    engage.comments.service.anonymise_author); support groups and events they submitted lose
+    the address too (engage.community.service.forget_organiser); mail waiting for them in the
+    outbox goes. Flushes; the caller commits.
+    """
+    from engage.comments.service import anonymise_author  # both build on this module
+    from engage.community.service import forget_organiser
+    from engage.sending import outbox
+
     suppress(session, subscriber.email_hash, "erased")
+    anonymise_author(session, subscriber.email_hash)
+    if subscriber.email:
+        forget_organiser(session, subscriber.email)
+        outbox.forget_recipient(session, subscriber.email)  # mail queued for them: never sent
     session.delete(subscriber)
     session.flush()
 

@@ -22,6 +22,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from engage.core.security import no_store
 from engage.extensions import csrf, db, limiter
 from engage.subscriptions import emails as subscription_emails
 from engage.subscriptions import service
@@ -32,7 +33,7 @@ from engage.subscriptions.forms import (
     SignUpForm,
 )
 from engage.subscriptions.models import Subscriber, Topic
-from engage.tokens import TokenError, make_token, read_token
+from engage.tokens import TokenError, link_key_matches, make_link_token, read_token
 
 bp = Blueprint("subscriptions", __name__)
 
@@ -126,7 +127,7 @@ def check_email():
     )
 
 
-def _confirm_payload(token: str) -> tuple[int, int]:
+def _confirm_payload(token: str) -> dict:
     hours = current_app.config["ENGAGE"].confirm_max_age_hours
     payload = read_token("confirm", token, max_age=timedelta(hours=hours))
     if not (
@@ -135,7 +136,7 @@ def _confirm_payload(token: str) -> tuple[int, int]:
         and isinstance(payload.get("c"), int)
     ):
         raise TokenError("This link is not valid. It may have been copied incompletely.")
-    return payload["s"], payload["c"]
+    return payload
 
 
 def _invalid(message: str, status: int):
@@ -143,21 +144,25 @@ def _invalid(message: str, status: int):
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
+@no_store
 def confirm(token: str):
     try:
-        subscriber_id, consent_id = _confirm_payload(token)
+        payload = _confirm_payload(token)
     except TokenError as exc:
         if exc.expired:
             return render_template("subscriptions/link_expired.html"), 410
         return _invalid(str(exc), 400)
+    # The link names a subscriber and carries its key: a purged or erased sign-up's link
+    # never confirms whoever got the id next.
+    subscriber = db.session.get(Subscriber, payload["s"]) if 0 < payload["s"] < 2**31 else None
+    if not link_key_matches(subscriber, payload):
+        return _invalid("This confirmation link is no longer valid.", 404)
     form = ConfirmActionForm()
     if not form.validate_on_submit():
-        if db.session.get(Subscriber, subscriber_id) is None:
-            return _invalid("This confirmation link is no longer valid.", 404)
         status = 400 if request.method == "POST" else 200
         return render_template("subscriptions/confirm.html", form=form, token=token), status
     try:
-        subscriber, newly = service.confirm(db.session, subscriber_id, consent_id)
+        subscriber, newly = service.confirm(db.session, payload["s"], payload["c"])
     except service.ConfirmError as exc:
         db.session.rollback()
         return _invalid(str(exc), 400)
@@ -170,7 +175,7 @@ def confirm(token: str):
 
 
 def preferences_url(subscriber: Subscriber) -> str:
-    token = make_token("preferences", {"s": subscriber.id})
+    token = make_link_token("preferences", {"s": subscriber.id}, subscriber.link_key)
     return url_for("subscriptions.preferences", token=token)
 
 
@@ -180,6 +185,7 @@ def _is_one_click() -> bool:
 
 
 @bp.route("/u/<unsubscribe_id>", methods=["GET", "POST"])
+@no_store
 @csrf.exempt
 @limiter.exempt
 def unsubscribe(unsubscribe_id: str):
@@ -228,9 +234,11 @@ def _subscriber_from_preferences_token(token: str) -> Subscriber:
         abort(Response(*_invalid(str(exc), 400)))
     subscriber_id = payload.get("s") if isinstance(payload, dict) else None
     subscriber = (
-        db.session.get(Subscriber, subscriber_id) if isinstance(subscriber_id, int) else None
+        db.session.get(Subscriber, subscriber_id)
+        if isinstance(subscriber_id, int) and 0 < subscriber_id < 2**31
+        else None
     )
-    if subscriber is None:
+    if not link_key_matches(subscriber, payload):
         abort(Response(*_invalid("There is no subscription for this link any more.", 404)))
     return subscriber
 
@@ -262,6 +270,7 @@ def _preferences_page(subscriber, token, state=None, erase_form=None, saved=Fals
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
+@no_store
 def preferences(token: str):
     subscriber = _subscriber_from_preferences_token(token)
     if request.method == "GET":
@@ -294,6 +303,7 @@ def _require_button() -> None:
 
 
 @bp.post("/preferences/<token>/unsubscribe")
+@no_store
 def unsubscribe_all(token: str):
     subscriber = _subscriber_from_preferences_token(token)
     _require_button()
@@ -305,6 +315,7 @@ def unsubscribe_all(token: str):
 
 
 @bp.post("/preferences/<token>/export")
+@no_store
 def export(token: str):
     subscriber = _subscriber_from_preferences_token(token)
     _require_button()
@@ -317,6 +328,7 @@ def export(token: str):
 
 
 @bp.post("/preferences/<token>/erase")
+@no_store
 def erase(token: str):
     subscriber = _subscriber_from_preferences_token(token)
     form = EraseForm()

@@ -102,3 +102,45 @@ def test_reserved_headers_and_bad_addresses_are_refused(rendered):
         build_message(rendered, "a@example.org", sender=SENDER, headers={"Subject": "x"})
     with pytest.raises(ValueError, match="not an email address"):
         build_message(rendered, "not an address", sender=SENDER)
+
+
+@pytest.mark.parametrize(
+    ("said", "stored"),
+    [
+        (
+            "550 5.1.1 <someone@example.org>: Recipient address rejected",
+            "550 5.1.1 <s•••@example.org>: Recipient address rejected",
+        ),
+        (
+            "452 4.2.2 Mailbox full: Bob.Smith+news@mail.example.co.uk",
+            "452 4.2.2 Mailbox full: B•••@mail.example.co.uk",
+        ),
+        (
+            "{'ann@example.org': (550, b'5.1.1 <ann@example.org> unknown')}",
+            "{'a•••@example.org': (550, b'5.1.1 <a•••@example.org> unknown')}",
+        ),
+        ('550 "john doe"@example.org unknown', "550 j•••@example.org unknown"),
+        ("550 5.1.1 <ünïcode@bücher.example> unknown", "550 5.1.1 <ü•••@bücher.example> unknown"),
+        ("550 bounce+ann=example.org@lists.example", "550 b•••@lists.example"),
+        ("250 2.0.0 Ok: queued as 4ZQ1xN3", "250 2.0.0 Ok: queued as 4ZQ1xN3"),
+        ("", ""),
+    ],
+)
+def test_addresses_in_server_replies_are_masked(said, stored):
+    from engage.mail.message import redact_addresses
+
+    assert redact_addresses(said) == stored
+    assert redact_addresses(stored) == stored  # masking twice changes nothing
+
+
+def test_the_logs_of_the_send_code_mask_addresses(app, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    try:
+        raise RuntimeError("550 5.1.1 <someone@example.org>: unknown")
+    except RuntimeError:
+        logging.getLogger("engage.mail.transport").exception("refused: %s", "<x@example.org>")
+    assert [r.name for r in caplog.records] == ["engage.mail.transport"]
+    assert "x•••@example.org" in caplog.text and "s•••@example.org" in caplog.text
+    assert "x@example.org" not in caplog.text and "someone@example.org" not in caplog.text

@@ -17,7 +17,7 @@ def test_sending_a_test_email_needs_a_signed_in_user(client):
 def test_sending_a_test_email_needs_the_csrf_token(client, db, ctx):
     user = create_user(db.session, "editor@example.org", "a long enough password", "editor")
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
     response = client.post("/admin/mail/test")
     assert response.status_code == 400

@@ -287,3 +287,21 @@ def test_connection_failures_pause_the_send_and_resume_continues_at_once(
     live.session.commit()
     wait_for_status(live, newsletter_id, "sent", timeout=30)
     assert received(smtp_server) == Counter(addresses)
+
+
+def test_what_the_server_says_is_stored_and_logged_without_addresses(
+    live, start_worker, smtp_server
+):
+    smtp_server.script(
+        "451 4.2.2 <someone@example.org>: mailbox full",
+        "550 5.1.1 <someone@example.org>: Recipient address rejected",
+    )
+    worker = start_worker()
+    newsletter_id, _ = launch(live, 3)
+    wait_for_status(live, newsletter_id, "sent")
+
+    [failure] = service.failures(live.session, newsletter_id)
+    assert failure["smtp_reply"] == "550 5.1.1 <s•••@example.org>: Recipient address rejected"
+    log = worker.log()
+    assert "s•••@example.org>: mailbox full" in log  # the retry was logged...
+    assert "someone@example.org" not in log  # ...without the address

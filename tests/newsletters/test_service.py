@@ -199,3 +199,31 @@ def test_cancel_skips_the_rest_and_progress_reports(ctx, db, readers, topic):
         "skipped": 2,
     }
     assert db.session.get(Newsletter, newsletter.id).status == "cancelled"
+
+
+def test_server_replies_are_stored_without_addresses(ctx, db, topic, readers):
+    from sqlalchemy import update
+
+    [address] = readers(1, topic)
+    newsletter = add_newsletter(db.session, [topic])
+    service.send_now(db.session, newsletter)
+    pipeline.start(db.session, newsletter.id)
+    delivery = db.session.scalar(select(Delivery))
+    # Written as the send pipeline writes it: a Core UPDATE, not through the ORM.
+    db.session.execute(
+        update(Delivery.__table__)
+        .where(Delivery.__table__.c.id == delivery.id)
+        .values(status="failed", smtp_reply=f"550 5.1.1 <{address}>: Recipient address rejected")
+    )
+    newsletter.paused_reason = f"Last error: 451 4.2.2 {address} over quota"
+    db.session.flush()
+    db.session.expire_all()
+    masked = f"{address[0]}•••@example.org"
+    assert db.session.get(Delivery, delivery.id).smtp_reply == (
+        f"550 5.1.1 <{masked}>: Recipient address rejected"
+    )
+    assert db.session.get(Newsletter, newsletter.id).paused_reason == (
+        f"Last error: 451 4.2.2 {masked} over quota"
+    )
+    [failure] = service.failures(db.session, newsletter.id)
+    assert address not in failure["smtp_reply"]

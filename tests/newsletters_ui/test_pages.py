@@ -333,7 +333,7 @@ def test_pause_and_resume(editor_client, make_newsletter, readers, db, app):
     db.session.refresh(newsletter)
     assert newsletter.status == "paused"
     page = editor_client.get(page_url).get_data(as_text=True)
-    assert "Paused: paused by editor@example.org." in page
+    assert "Paused: paused by Eda." in page
     assert ">Resume</button>" in page
     form_post(editor_client, f"{page_url}/resume", {}, page_url=page_url)
     db.session.refresh(newsletter)

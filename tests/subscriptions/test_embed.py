@@ -321,7 +321,7 @@ def sign_in(client, db, role: str) -> None:
     user = create_user(db.session, f"{role}@example.org", "a long enough password", role)
     db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engage.subscriptions import emails, service
 from engage.subscriptions.models import Subscriber, Suppression
-from engage.tokens import make_token
+from engage.tokens import make_link_token
 from tests.conftest import csrf_token
 from tests.subscriptions.test_signup_flow import sign_up
 
@@ -77,7 +77,8 @@ def test_unknown_unsubscribe_ids_are_a_clear_404(client, reader):
 
 
 def prefs_url(subscriber):
-    return f"/preferences/{make_token('preferences', {'s': subscriber.id})}"
+    token = make_link_token("preferences", {"s": subscriber.id}, subscriber.link_key)
+    return f"/preferences/{token}"
 
 
 def test_preference_centre_changes_topics_and_digest(client, reader, db):
@@ -160,7 +161,7 @@ def test_tampered_links_get_a_clear_page(client, reader):
 
 
 def test_a_token_for_another_purpose_is_refused(client, reader):
-    token = make_token("preferences", {"s": reader.id, "c": 1})
+    token = make_link_token("preferences", {"s": reader.id, "c": 1}, reader.link_key)
     assert client.get(f"/confirm/{token}").status_code == 400
 
 

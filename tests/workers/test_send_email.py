@@ -122,11 +122,11 @@ def test_the_admin_button_queues_a_test_email_to_the_signed_in_user(
     with worker_app.app_context():
         user = create_user(db.session, "editor@example.org", "a long enough password", "editor")
         db.session.commit()
-        user_id = user.id
+        session_id = user.get_id()
 
     client = worker_app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
     page = client.get("/admin/").get_data(as_text=True)
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
