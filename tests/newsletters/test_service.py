@@ -207,7 +207,7 @@ def test_server_replies_are_stored_without_addresses(ctx, db, topic, readers):
     [address] = readers(1, topic)
     newsletter = add_newsletter(db.session, [topic])
     service.send_now(db.session, newsletter)
-    pipeline.start(db.session, newsletter.id)
+    sending.start(db.session, newsletter.id)
     delivery = db.session.scalar(select(Delivery))
     # Written as the send pipeline writes it: a Core UPDATE, not through the ORM.
     db.session.execute(
