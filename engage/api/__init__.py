@@ -14,6 +14,8 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
 - `query=` / `body=`: pydantic models; the view receives them parsed as `query=` / `body=`
   keyword arguments (path variables come as usual). Invalid input answers 422 with
   `fields`; a body needs `Content-Type: application/json` (415) holding a JSON object (400).
+  A NUL (U+0000) in any string of the body or in a declared query parameter is a 422 naming
+  the field (PostgreSQL cannot store it; the OpenAPI document says so with a `pattern`).
 - `response=`: the view returns that model, a dict or an ORM object (validated with
   `from_attributes`), optionally as `(value, status)`; `status=` sets the default (e.g. 201).
   Returning None answers 204; returning a flask Response passes it through.

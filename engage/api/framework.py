@@ -177,6 +177,43 @@ def _field_errors(err: ValidationError, root: str) -> dict[str, str]:
     return fields
 
 
+NUL = "\x00"
+NUL_MESSAGE = "must not contain a NUL character (U+0000)"
+
+
+def _nul_fields(payload: Any) -> dict[str, str]:
+    """`{"field.path": message}` for every string in a JSON value that holds a NUL.
+
+    PostgreSQL cannot store NUL in text, and no field of ours needs one: refusing it here, with
+    the field named, is what keeps it from becoming a 500 deep inside a view. Iterative, so a
+    deeply nested body cannot exhaust the stack.
+    """
+    found: dict[str, str] = {}
+    stack: list[tuple[Any, tuple[str, ...]]] = [(payload, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if NUL in value:
+                found[".".join(path)] = NUL_MESSAGE
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if NUL in key:  # name where the bad key is, without echoing it back
+                    found[".".join(path) or "body"] = f"a field name {NUL_MESSAGE}"
+                else:
+                    stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, str(index))) for index, item in enumerate(value))
+    return found
+
+
+def _merge_fields(*many: dict[str, str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for fields in many:
+        for path, message in fields.items():
+            merged[path] = f"{merged[path]}; {message}" if path in merged else message
+    return merged
+
+
 def _is_many(annotation: Any) -> bool:
     """True for list/set/tuple fields (optionally `| None`): those take a repeated parameter."""
     origin = typing.get_origin(annotation)
@@ -197,12 +234,23 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
         key: request.args.getlist(key) if key in many else request.args.get(key)
         for key in request.args
     }
+    declared = {field.alias or name for name, field in model.model_fields.items()}
+    # Only declared parameters: the others are never read, so a NUL in them harms nothing.
+    nul = {
+        key: NUL_MESSAGE
+        for key in declared
+        if any(NUL in value for value in request.args.getlist(key))
+    }
+    errors: dict[str, str] = {}
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
+        errors = _field_errors(exc, "query")
+    if nul or errors:
         raise ApiError(
-            422, "Some query parameters are not valid.", fields=_field_errors(exc, "query")
-        ) from None
+            422, "Some query parameters are not valid.", fields=_merge_fields(nul, errors)
+        )
+    return parsed
 
 
 def _reject_constant(name: str) -> None:
@@ -221,12 +269,15 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "The body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "The JSON body must be an object.")
+    nul = _nul_fields(payload)
+    errors: dict[str, str] = {}
     try:
-        return model.model_validate(payload)
+        parsed = model.model_validate(payload)
     except ValidationError as exc:
-        raise ApiError(
-            422, "Some fields are not valid.", fields=_field_errors(exc, "body")
-        ) from None
+        errors = _field_errors(exc, "body")
+    if nul or errors:
+        raise ApiError(422, "Some fields are not valid.", fields=_merge_fields(nul, errors))
+    return parsed
 
 
 def _respond(operation: Operation, result: Any) -> Response:
