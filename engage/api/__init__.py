@@ -19,6 +19,11 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
 - `response=`: the view returns that model, a dict or an ORM object (validated with
   `from_attributes`), optionally as `(value, status)`; `status=` sets the default (e.g. 201).
   Returning None answers 204; returning a flask Response passes it through.
+- `errors={409: "When…"}` documents the statuses a view answers beyond the frame's own (401,
+  403, 404 for a path argument, 400/413/415/422 for a body, 422 for a query, 429): a status
+  given there that the frame also documents (422) gets the description added to its own.
+  Use it for every status the view raises, and say in it when that happens.
+- `query=` models declare a filter that may be left empty with `Filter[...] = None`.
 - `raise ApiError(404, "…")` (or any status) for the error shape. The view's session work is
   committed after a successful response and rolled back on any exception.
 - `summary=` (default: the docstring's first line), the rest of the docstring is the OpenAPI
@@ -37,6 +42,7 @@ from engage.api.framework import (
     ApiBlueprint,
     ApiError,
     ErrorResponse,
+    Filter,
     Operation,
     Timestamp,
     api_route,
@@ -52,6 +58,7 @@ __all__ = [
     "ApiBlueprint",
     "ApiError",
     "ErrorResponse",
+    "Filter",
     "Operation",
     "Page",
     "PageQuery",

@@ -24,6 +24,8 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
+    Field,
     PlainSerializer,
     ValidationError,
     WithJsonSchema,
@@ -42,6 +44,26 @@ PUBLIC = None
 DEFAULT_RATE_LIMIT = "600 per minute"
 REALM = 'Bearer realm="engage"'
 HIDDEN_METHODS = frozenset({"HEAD", "OPTIONS"})  # added by Flask, not declared, not documented
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _blank_allowed(schema: dict[str, Any]) -> None:
+    branches = schema.pop("anyOf", None) or [
+        {key: schema.pop(key) for key in list(schema) if key not in ("default", "description")}
+    ]
+    schema["anyOf"] = [*branches, {"const": ""}]
+
+
+T = typing.TypeVar("T")
+
+#: A query filter that may be left empty: `?status=` means no filter, as an HTML form sends it
+#: (`Filter[Literal["a", "b"]] = None`). The OpenAPI document says the empty value is allowed.
+Filter = Annotated[
+    T | None, BeforeValidator(_blank_is_none), Field(json_schema_extra=_blank_allowed)
+]
 
 
 def _utc(value: datetime) -> datetime:
@@ -119,6 +141,7 @@ class Operation:
     description: str
     tags: tuple[str, ...]
     deprecated: bool = False
+    errors: tuple[tuple[int, str], ...] = ()
 
 
 def operation_of(view: Callable | None) -> Operation | None:
@@ -272,7 +295,9 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
     nul = _nul_fields(payload)
     errors: dict[str, str] = {}
     try:
-        parsed = model.model_validate(payload)
+        # Strict, as JSON: a field is the JSON type its schema says (no "1" for 1, no 0 for a
+        # timestamp, no false for an id), so the OpenAPI document is the whole contract.
+        parsed = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         errors = _field_errors(exc, "body")
     if nul or errors:
@@ -346,6 +371,7 @@ class ApiBlueprint(Blueprint):
         tags: Sequence[str] = (),
         endpoint: str | None = None,
         deprecated: bool = False,
+        errors: typing.Mapping[int, str] | None = None,
     ) -> Callable[[Callable], Callable]:
         """Declare a JSON endpoint. See engage/api/__init__.py for the full contract."""
         if role is not PUBLIC and role != ANY_ROLE and role not in ROLES:
@@ -374,6 +400,7 @@ class ApiBlueprint(Blueprint):
                 description=rest.strip(),
                 tags=tuple(tags),
                 deprecated=deprecated,
+                errors=tuple(sorted((errors or {}).items())),
             )
 
             @wraps(view)
