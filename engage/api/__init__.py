@@ -23,7 +23,9 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
   403, 404 for a path argument, 400/413/415/422 for a body, 422 for a query, 429): a status
   given there that the frame also documents (422) gets the description added to its own.
   Use it for every status the view raises, and say in it when that happens.
-- `query=` models declare a filter that may be left empty with `Filter[...] = None`.
+- `query=` models declare a filter that may be left empty with `Filter[...] = None`; PATCH
+  bodies a field that may be left out but not nulled with `PatchField(...)`; `OneLine` is
+  text without line breaks or control characters (subjects, anything put in a header).
 - `raise ApiError(404, "…")` (or any status) for the error shape. The view's session work is
   committed after a successful response and rolled back on any exception.
 - `summary=` (default: the docstring's first line), the rest of the docstring is the OpenAPI
@@ -43,7 +45,9 @@ from engage.api.framework import (
     ApiError,
     ErrorResponse,
     Filter,
+    OneLine,
     Operation,
+    PatchField,
     Timestamp,
     api_route,
     bp,
@@ -59,7 +63,9 @@ __all__ = [
     "ApiError",
     "ErrorResponse",
     "Filter",
+    "OneLine",
     "Operation",
+    "PatchField",
     "Page",
     "PageQuery",
     "Timestamp",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -56,6 +57,35 @@ def _blank_allowed(schema: dict[str, Any]) -> None:
     ]
     schema["anyOf"] = [*branches, {"const": ""}]
 
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def PatchField(**constraints: Any) -> Any:  # noqa: N802 (reads like pydantic's Field)
+    """A field a PATCH may leave out but not set to null: `name: str = PatchField(max_length=9)`.
+
+    Left out, it is unset (see `model_dump(exclude_unset=True)`); sent as null, it is a 422,
+    and the OpenAPI document says neither null nor a default.
+    """
+    return Field(None, json_schema_extra=_without_default, **constraints)
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+ONE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
+def _one_line(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must be one line, without control characters")
+    return value
+
+
+#: Text that ends up in a header or on one line (a subject): no line breaks or control
+#: characters, refused with a 422 (the document's `pattern` says so).
+OneLine = Annotated[
+    str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": ONE_LINE_PATTERN})
+]
 
 T = typing.TypeVar("T")
 

@@ -7,7 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engage.api import ApiError, Filter, Page, PageQuery, Timestamp, api_route, paginate
+from engage.api import (
+    ApiError,
+    Filter,
+    Page,
+    PageQuery,
+    PatchField,
+    Timestamp,
+    api_route,
+    paginate,
+)
 from engage.community import emails, service
 from engage.community.models import Event, SupportGroup
 from engage.community.purposes import PURPOSES
@@ -44,23 +53,23 @@ class GroupPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str = PatchField(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    purposes: list[PurposeSlug] | None = Field(
-        None, min_length=1, max_length=8, description="Slugs from the managed list."
+    purposes: list[PurposeSlug] = PatchField(
+        min_length=1, max_length=8, description="Slugs from the managed list."
     )
-    format: Format | None = None
+    format: Format = PatchField()
     region: str | None = Field(None, max_length=120)
     city: str | None = Field(None, max_length=120)
     schedule: str | None = Field(None, max_length=300, description="Human-readable.")
     next_meeting_at: Timestamp | None = None
     timezone: str | None = Field(None, max_length=64, description="IANA name, e.g. Europe/London.")
-    language: str | None = Field(None, min_length=1, max_length=40)
-    run_by: RunBy | None = None
+    language: str = PatchField(min_length=1, max_length=40, description="English when left out.")
+    run_by: RunBy = PatchField(description="peer when left out.")
     cost: str | None = Field(None, max_length=120)
     how_to_join: str | None = Field(None, max_length=3000)
-    contact: str | None = Field(
-        None, min_length=1, max_length=300, description="Public: email, phone or URL."
+    contact: str = PatchField(
+        min_length=1, max_length=300, description="Public: email, phone or URL."
     )
 
 
@@ -115,10 +124,10 @@ class EventPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=1, max_length=200)
+    title: str = PatchField(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    starts_at: Timestamp | None = None
-    ends_at: Timestamp | None = None
+    starts_at: Timestamp = PatchField()
+    ends_at: Timestamp = PatchField()
     timezone: str | None = Field(None, max_length=64, description="IANA name, e.g. Europe/London.")
     location: str | None = Field(None, max_length=300)
     online_url: str | None = Field(None, max_length=500)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engage.api import ApiError, Timestamp, api_route, current_api_key
+from engage.api import ApiError, OneLine, Timestamp, api_route, current_api_key
 from engage.extensions import db
 from engage.newsletters import service
 from engage.newsletters.models import NEWSLETTER_STATUSES, Newsletter
@@ -19,10 +19,12 @@ TAGS = ["newsletters"]
 class NewsletterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(
+    subject: OneLine = Field(
         min_length=1, max_length=200, description="Needs more than spaces; runs of spaces collapse."
     )
-    preheader: str = Field("", max_length=200, description="Preview text shown by mail apps.")
+    preheader: OneLine = Field(
+        "", max_length=200, description="Preview text shown by mail apps (one line)."
+    )
     body_markdown: str | None = Field(None, max_length=200_000)
     body_mjml: str | None = Field(
         None, max_length=200_000, description="MJML column content; wins over Markdown."
