@@ -329,6 +329,9 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
         # timestamp, no false for an id), so the OpenAPI document is the whole contract.
         parsed = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            # What json.loads lets through and JSON does not allow (a lone surrogate "\ud800").
+            raise ApiError(400, "The body is not valid JSON.") from None
         errors = _field_errors(exc, "body")
     if nul or errors:
         raise ApiError(422, "Some fields are not valid.", fields=_merge_fields(nul, errors))

@@ -135,3 +135,12 @@ def test_request_strings_say_they_refuse_nul(client):
     assert schemas["PauseIn"]["properties"]["reason"]["pattern"] == "^[^\\u0000]*$"
     # Responses make no such promise.
     assert "pattern" not in schemas["ErrorDetail"]["properties"]["message"]
+
+
+def test_a_lone_surrogate_is_not_json(client, editor):
+    body = '{"name": "\\ud800", "purposes": ["anxiety"], "format": "online", "city": "x"}'
+    response = client.post(
+        "/api/v1/groups", data=body, content_type="application/json", headers=editor
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == "The body is not valid JSON."
