@@ -14,9 +14,18 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
 - `query=` / `body=`: pydantic models; the view receives them parsed as `query=` / `body=`
   keyword arguments (path variables come as usual). Invalid input answers 422 with
   `fields`; a body needs `Content-Type: application/json` (415) holding a JSON object (400).
+  A NUL (U+0000) in any string of the body or in a declared query parameter is a 422 naming
+  the field (PostgreSQL cannot store it; the OpenAPI document says so with a `pattern`).
 - `response=`: the view returns that model, a dict or an ORM object (validated with
   `from_attributes`), optionally as `(value, status)`; `status=` sets the default (e.g. 201).
   Returning None answers 204; returning a flask Response passes it through.
+- `errors={409: "When…"}` documents the statuses a view answers beyond the frame's own (401,
+  403, 404 for a path argument, 400/413/415/422 for a body, 422 for a query, 429): a status
+  given there that the frame also documents (422) gets the description added to its own.
+  Use it for every status the view raises, and say in it when that happens.
+- `query=` models declare a filter that may be left empty with `Filter[...] = None`; PATCH
+  bodies a field that may be left out but not nulled with `PatchField(...)`; `OneLine` is
+  text without line breaks or control characters (subjects, anything put in a header).
 - `raise ApiError(404, "…")` (or any status) for the error shape. The view's session work is
   committed after a successful response and rolled back on any exception.
 - `summary=` (default: the docstring's first line), the rest of the docstring is the OpenAPI
@@ -35,7 +44,10 @@ from engage.api.framework import (
     ApiBlueprint,
     ApiError,
     ErrorResponse,
+    Filter,
+    OneLine,
     Operation,
+    PatchField,
     Timestamp,
     api_route,
     bp,
@@ -50,7 +62,10 @@ __all__ = [
     "ApiBlueprint",
     "ApiError",
     "ErrorResponse",
+    "Filter",
+    "OneLine",
     "Operation",
+    "PatchField",
     "Page",
     "PageQuery",
     "Timestamp",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -24,6 +25,8 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
+    Field,
     PlainSerializer,
     ValidationError,
     WithJsonSchema,
@@ -42,6 +45,55 @@ PUBLIC = None
 DEFAULT_RATE_LIMIT = "600 per minute"
 REALM = 'Bearer realm="engage"'
 HIDDEN_METHODS = frozenset({"HEAD", "OPTIONS"})  # added by Flask, not declared, not documented
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _blank_allowed(schema: dict[str, Any]) -> None:
+    branches = schema.pop("anyOf", None) or [
+        {key: schema.pop(key) for key in list(schema) if key not in ("default", "description")}
+    ]
+    schema["anyOf"] = [*branches, {"const": ""}]
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def PatchField(**constraints: Any) -> Any:  # noqa: N802 (reads like pydantic's Field)
+    """A field a PATCH may leave out but not set to null: `name: str = PatchField(max_length=9)`.
+
+    Left out, it is unset (see `model_dump(exclude_unset=True)`); sent as null, it is a 422,
+    and the OpenAPI document says neither null nor a default.
+    """
+    return Field(None, json_schema_extra=_without_default, **constraints)
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+ONE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+
+
+def _one_line(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must be one line, without control characters")
+    return value
+
+
+#: Text that ends up in a header or on one line (a subject): no line breaks or control
+#: characters, refused with a 422 (the document's `pattern` says so).
+OneLine = Annotated[
+    str, AfterValidator(_one_line), Field(json_schema_extra={"pattern": ONE_LINE_PATTERN})
+]
+
+T = typing.TypeVar("T")
+
+#: A query filter that may be left empty: `?status=` means no filter, as an HTML form sends it
+#: (`Filter[Literal["a", "b"]] = None`). The OpenAPI document says the empty value is allowed.
+Filter = Annotated[
+    T | None, BeforeValidator(_blank_is_none), Field(json_schema_extra=_blank_allowed)
+]
 
 
 def _utc(value: datetime) -> datetime:
@@ -119,6 +171,7 @@ class Operation:
     description: str
     tags: tuple[str, ...]
     deprecated: bool = False
+    errors: tuple[tuple[int, str], ...] = ()
 
 
 def operation_of(view: Callable | None) -> Operation | None:
@@ -177,6 +230,43 @@ def _field_errors(err: ValidationError, root: str) -> dict[str, str]:
     return fields
 
 
+NUL = "\x00"
+NUL_MESSAGE = "must not contain a NUL character (U+0000)"
+
+
+def _nul_fields(payload: Any) -> dict[str, str]:
+    """`{"field.path": message}` for every string in a JSON value that holds a NUL.
+
+    PostgreSQL cannot store NUL in text, and no field of ours needs one: refusing it here, with
+    the field named, is what keeps it from becoming a 500 deep inside a view. Iterative, so a
+    deeply nested body cannot exhaust the stack.
+    """
+    found: dict[str, str] = {}
+    stack: list[tuple[Any, tuple[str, ...]]] = [(payload, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if NUL in value:
+                found[".".join(path)] = NUL_MESSAGE
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if NUL in key:  # name where the bad key is, without echoing it back
+                    found[".".join(path) or "body"] = f"a field name {NUL_MESSAGE}"
+                else:
+                    stack.append((item, (*path, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, str(index))) for index, item in enumerate(value))
+    return found
+
+
+def _merge_fields(*many: dict[str, str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for fields in many:
+        for path, message in fields.items():
+            merged[path] = f"{merged[path]}; {message}" if path in merged else message
+    return merged
+
+
 def _is_many(annotation: Any) -> bool:
     """True for list/set/tuple fields (optionally `| None`): those take a repeated parameter."""
     origin = typing.get_origin(annotation)
@@ -197,12 +287,23 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
         key: request.args.getlist(key) if key in many else request.args.get(key)
         for key in request.args
     }
+    declared = {field.alias or name for name, field in model.model_fields.items()}
+    # Only declared parameters: the others are never read, so a NUL in them harms nothing.
+    nul = {
+        key: NUL_MESSAGE
+        for key in declared
+        if any(NUL in value for value in request.args.getlist(key))
+    }
+    errors: dict[str, str] = {}
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
+        errors = _field_errors(exc, "query")
+    if nul or errors:
         raise ApiError(
-            422, "Some query parameters are not valid.", fields=_field_errors(exc, "query")
-        ) from None
+            422, "Some query parameters are not valid.", fields=_merge_fields(nul, errors)
+        )
+    return parsed
 
 
 def _reject_constant(name: str) -> None:
@@ -221,12 +322,20 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "The body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "The JSON body must be an object.")
+    nul = _nul_fields(payload)
+    errors: dict[str, str] = {}
     try:
-        return model.model_validate(payload)
+        # Strict, as JSON: a field is the JSON type its schema says (no "1" for 1, no 0 for a
+        # timestamp, no false for an id), so the OpenAPI document is the whole contract.
+        parsed = model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
-        raise ApiError(
-            422, "Some fields are not valid.", fields=_field_errors(exc, "body")
-        ) from None
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            # What json.loads lets through and JSON does not allow (a lone surrogate "\ud800").
+            raise ApiError(400, "The body is not valid JSON.") from None
+        errors = _field_errors(exc, "body")
+    if nul or errors:
+        raise ApiError(422, "Some fields are not valid.", fields=_merge_fields(nul, errors))
+    return parsed
 
 
 def _respond(operation: Operation, result: Any) -> Response:
@@ -295,6 +404,7 @@ class ApiBlueprint(Blueprint):
         tags: Sequence[str] = (),
         endpoint: str | None = None,
         deprecated: bool = False,
+        errors: typing.Mapping[int, str] | None = None,
     ) -> Callable[[Callable], Callable]:
         """Declare a JSON endpoint. See engage/api/__init__.py for the full contract."""
         if role is not PUBLIC and role != ANY_ROLE and role not in ROLES:
@@ -323,6 +433,7 @@ class ApiBlueprint(Blueprint):
                 description=rest.strip(),
                 tags=tuple(tags),
                 deprecated=deprecated,
+                errors=tuple(sorted((errors or {}).items())),
             )
 
             @wraps(view)

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Flask
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
 
 from engage.api.framework import (
     ANY_ROLE,
@@ -42,6 +43,23 @@ ERROR_RESPONSES = {
     "RateLimited": (429, "Too many requests with this key; see Retry-After."),
     "InternalError": (500, "Something went wrong on the server."),
 }
+
+
+#: What every string the API reads must match: the frame refuses NUL (U+0000) with a 422.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+class RequestAwareSchema(GenerateJsonSchema):
+    """Pydantic's JSON Schema, with the frame's own rules written into what requests may send."""
+
+    def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
+        json_schema = super().str_schema(schema)
+        if self.mode == "validation":
+            if "pattern" in json_schema:  # both must hold
+                json_schema["allOf"] = [{"pattern": NO_NUL_PATTERN}]
+            else:
+                json_schema["pattern"] = NO_NUL_PATTERN
+        return json_schema
 
 
 def api_operations(app: Flask, prefix: str = API_PREFIX):
@@ -103,9 +121,19 @@ def _error_refs(operation: Operation, has_path_args: bool) -> dict[str, dict[str
     if operation.role is not PUBLIC:
         names += ["RateLimited"]
     names += ["InternalError"]
-    return {
+    responses: dict[str, dict[str, Any]] = {
         str(ERROR_RESPONSES[name][0]): {"$ref": f"#/components/responses/{name}"} for name in names
     }
+    shared = {status: description for status, description in ERROR_RESPONSES.values()}
+    for status, description in operation.errors:
+        if status in shared and str(status) in responses:
+            description = f"{shared[status]} {description}"
+        error_schema = {"$ref": REF.format(model="ErrorResponse")}
+        responses[str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": error_schema}},
+        }
+    return dict(sorted(responses.items()))
 
 
 def build_openapi(app: Flask) -> dict[str, Any]:
@@ -118,7 +146,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         wanted += [(op.query, "validation"), (op.body, "validation")]
         wanted += [(op.response, "serialization")]
     pairs = list(dict.fromkeys(pair for pair in wanted if pair[0] is not None))
-    schemas, top = models_json_schema(pairs, ref_template=REF)
+    schemas, top = models_json_schema(pairs, ref_template=REF, schema_generator=RequestAwareSchema)
     defs = top.get("$defs", {})
 
     paths: dict[str, dict[str, Any]] = {}

@@ -5,13 +5,22 @@ The author's address is in no answer unless the key has the admin role.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 from flask import Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from engage.api import ApiError, Page, PageQuery, Timestamp, api_route, current_api_key, paginate
+from engage.api import (
+    ApiError,
+    Filter,
+    Page,
+    PageQuery,
+    Timestamp,
+    api_route,
+    current_api_key,
+    paginate,
+)
 from engage.articles.models import Article
 from engage.comments import service
 from engage.comments.models import COMMENT_STATUSES, Comment
@@ -19,10 +28,6 @@ from engage.extensions import db
 
 TAGS = ["comments"]
 MAX_ID = 2**31 - 1
-
-
-def _blank_is_none(value: Any) -> Any:
-    return None if value == "" else value
 
 
 class CommentOut(BaseModel):
@@ -41,10 +46,10 @@ class CommentAdminOut(CommentOut):
 
 
 class CommentQuery(PageQuery):
-    status: Annotated[Literal[COMMENT_STATUSES] | None, BeforeValidator(_blank_is_none)] = None
-    queue: Annotated[
-        Literal["needs_care", "reported", "pending"] | None, BeforeValidator(_blank_is_none)
-    ] = Field(None, description="A moderation queue; combines with `status`.")
+    status: Filter[Literal[COMMENT_STATUSES]] = None
+    queue: Filter[Literal["needs_care", "reported", "pending"]] = Field(
+        None, description="A moderation queue; combines with `status`."
+    )
 
 
 class RejectIn(BaseModel):

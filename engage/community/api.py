@@ -3,13 +3,23 @@ list with filters, change, approve and reject."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import BaseModel, ConfigDict, Field
 
-from engage.api import ApiError, Page, PageQuery, Timestamp, api_route, paginate
+from engage.api import (
+    ApiError,
+    Filter,
+    Page,
+    PageQuery,
+    PatchField,
+    Timestamp,
+    api_route,
+    paginate,
+)
 from engage.community import emails, service
 from engage.community.models import Event, SupportGroup
+from engage.community.purposes import PURPOSES
 from engage.extensions import db
 from engage.types import utcnow
 from engage.urls import external_url
@@ -18,49 +28,60 @@ MAX_ID = 2**31 - 1
 TAGS = ["directory"]
 
 Status = Literal["pending", "approved", "rejected"]
+#: The managed list (engage.community.purposes): a constant, so the document can list it.
+PurposeSlug = Literal[tuple(slug for slug, _label in PURPOSES)]
 Format = Literal["in_person", "online", "hybrid"]
 RunBy = Literal["peer", "professional", "organisation"]
 
 
-def _in_range(value, handler: ValidatorFunctionWrapHandler):
-    try:
-        return handler(value)
-    except OverflowError:
-        raise ValueError("the date is out of range") from None
+def _one_of_required(*names: str):
+    """JSON Schema: at least one of `names` is given as a non-empty string."""
 
+    def extra(schema: dict) -> None:
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+            for name in names
+        ]
 
-SafeTimestamp = Annotated[Timestamp, WrapValidator(_in_range)]
-Purpose = Annotated[str, Field(max_length=40)]
+    return extra
 
 
 class GroupPatch(BaseModel):
-    """The fields of a support group; in a PATCH every one is optional."""
+    """The fields of a support group; in a PATCH every one is optional. Text is stored without
+    control or invisible characters and with its ends trimmed; `name`, `contact` and
+    `language` must keep something after that. `timezone` is an IANA name."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200)
+    name: str = PatchField(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    purposes: list[Purpose] | None = Field(
-        None, max_length=8, description="Slugs from the managed list (engage.community.purposes)."
+    purposes: list[PurposeSlug] = PatchField(
+        min_length=1, max_length=8, description="Slugs from the managed list."
     )
-    format: Format | None = None
+    format: Format = PatchField()
     region: str | None = Field(None, max_length=120)
     city: str | None = Field(None, max_length=120)
     schedule: str | None = Field(None, max_length=300, description="Human-readable.")
-    next_meeting_at: SafeTimestamp | None = None
+    next_meeting_at: Timestamp | None = None
     timezone: str | None = Field(None, max_length=64, description="IANA name, e.g. Europe/London.")
-    language: str | None = Field(None, max_length=40)
-    run_by: RunBy | None = None
+    language: str = PatchField(min_length=1, max_length=40, description="English when left out.")
+    run_by: RunBy = PatchField(description="peer when left out.")
     cost: str | None = Field(None, max_length=120)
     how_to_join: str | None = Field(None, max_length=3000)
-    contact: str | None = Field(None, max_length=300, description="Public: email, phone or URL.")
+    contact: str = PatchField(
+        min_length=1, max_length=300, description="Public: email, phone or URL."
+    )
 
 
 class GroupIn(GroupPatch):
-    name: str = Field(max_length=200)
-    purposes: list[Purpose] = Field(max_length=8)
+    """A new support group: as for a change, and it needs a `region` or a `city` (or both)."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_required("region", "city"))
+
+    name: str = Field(min_length=1, max_length=200)
+    purposes: list[PurposeSlug] = Field(min_length=1, max_length=8)
     format: Format
-    contact: str = Field(max_length=300)
+    contact: str = Field(min_length=1, max_length=300)
     organiser_email: str | None = Field(
         None, max_length=320, description="Private; gets the approval email and edit link."
     )
@@ -96,22 +117,31 @@ class GroupOut(BaseModel):
 
 
 class EventPatch(BaseModel):
+    """The fields of an event; in a PATCH every one is optional. Text is stored without control
+    or invisible characters and with its ends trimmed; `title` must keep something after that.
+    The end must follow the start by at most 14 days; there must be a `location` or an
+    `online_url` (an http or https address), these rules applying to the event as changed."""
+
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, max_length=200)
+    title: str = PatchField(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    starts_at: SafeTimestamp | None = None
-    ends_at: SafeTimestamp | None = None
+    starts_at: Timestamp = PatchField()
+    ends_at: Timestamp = PatchField()
     timezone: str | None = Field(None, max_length=64, description="IANA name, e.g. Europe/London.")
     location: str | None = Field(None, max_length=300)
     online_url: str | None = Field(None, max_length=500)
-    group_id: int | None = Field(None, ge=1, le=MAX_ID)
+    group_id: int | None = Field(None, ge=1, le=MAX_ID, description="An existing group's id.")
 
 
 class EventIn(EventPatch):
-    title: str = Field(max_length=200)
-    starts_at: SafeTimestamp
-    ends_at: SafeTimestamp
+    """A new event: as for a change, and it needs a `location` or an `online_url` (or both)."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of_required("location", "online_url"))
+
+    title: str = Field(min_length=1, max_length=200)
+    starts_at: Timestamp
+    ends_at: Timestamp
     organiser_email: str | None = Field(None, max_length=320)
     approved: bool = Field(False, description="List it at once.")
 
@@ -141,7 +171,7 @@ class EventOut(BaseModel):
 
 class DirectoryQuery(PageQuery):
     status: Status | None = Field(None, description="Any status when left out.")
-    purpose: str | None = Field(None, max_length=40)
+    purpose: Filter[PurposeSlug] = None
     format: Format | None = None
     region: str | None = Field(None, max_length=120, description="Region or city (exact).")
     language: str | None = Field(None, max_length=40)
@@ -155,7 +185,11 @@ class EventQuery(DirectoryQuery):
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(max_length=500, description="Emailed to the organiser.")
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Emailed to the organiser; needs more than spaces or invisible characters.",
+    )
 
 
 def _filters(query: DirectoryQuery) -> service.Filters:
@@ -220,6 +254,7 @@ def _event(event_id: int) -> Event:
     status=201,
     summary="Add a support group",
     tags=TAGS,
+    errors={422: "Also when a rule in the body's description is not met."},
 )
 def create_group(body: GroupIn):
     """Pending unless `"approved": true`. Rules the directory checks (known purposes, a region
@@ -269,6 +304,7 @@ def get_group(group_id: int):
     response=GroupOut,
     summary="Change a support group",
     tags=TAGS,
+    errors={422: "Also when a rule in the body's description is not met."},
 )
 def patch_group(group_id: int, body: GroupPatch):
     """Only the fields sent change; its status does not (approve or reject for that)."""
@@ -306,6 +342,7 @@ def approve_group(group_id: int):
     response=GroupOut,
     summary="Reject (or unlist) a support group",
     tags=TAGS,
+    errors={422: "Also for a reason that is empty once trimmed."},
 )
 def reject_group(group_id: int, body: RejectIn):
     """The reason is emailed to the organiser, with a link to change and resubmit."""
@@ -330,6 +367,7 @@ def reject_group(group_id: int, body: RejectIn):
     status=201,
     summary="Add an event",
     tags=TAGS,
+    errors={422: "Also when a rule in the body's description is not met."},
 )
 def create_event(body: EventIn):
     """Pending unless `"approved": true`. Needs a place or an online link (or both); the end
@@ -383,6 +421,7 @@ def get_event(event_id: int):
     response=EventOut,
     summary="Change an event",
     tags=TAGS,
+    errors={422: "Also when a rule in the body's description is not met."},
 )
 def patch_event(event_id: int, body: EventPatch):
     """Only the fields sent change; `"group_id": null` unlinks it from its group."""
@@ -420,6 +459,7 @@ def approve_event(event_id: int):
     response=EventOut,
     summary="Reject (or unlist) an event",
     tags=TAGS,
+    errors={422: "Also for a reason that is empty once trimmed."},
 )
 def reject_event(event_id: int, body: RejectIn):
     """The reason is emailed to the organiser, with a link to change and resubmit."""

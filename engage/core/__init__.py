@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from engage.core import errors, health, security
+from engage.core import edge, errors, health, security
 
 
 def init_app(app: Flask) -> None:
     settings = app.config["ENGAGE"]
+    edge.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     app.register_blueprint(health.bp)

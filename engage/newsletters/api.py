@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import BaseModel, ConfigDict, Field
 
-from engage.api import ApiError, Timestamp, api_route, current_api_key
+from engage.api import ApiError, OneLine, Timestamp, api_route, current_api_key
 from engage.extensions import db
 from engage.newsletters import service
 from engage.newsletters.models import NEWSLETTER_STATUSES, Newsletter
@@ -16,27 +16,23 @@ MAX_ID = 2**31 - 1
 TAGS = ["newsletters"]
 
 
-def _in_range(value, handler: ValidatorFunctionWrapHandler):
-    try:
-        return handler(value)
-    except OverflowError:
-        raise ValueError("the date is out of range") from None
-
-
-SafeTimestamp = Annotated[Timestamp, WrapValidator(_in_range)]
-
-
 class NewsletterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(max_length=200)
-    preheader: str = Field("", max_length=200, description="Preview text shown by mail apps.")
+    subject: OneLine = Field(
+        min_length=1, max_length=200, description="Needs more than spaces; runs of spaces collapse."
+    )
+    preheader: OneLine = Field(
+        "", max_length=200, description="Preview text shown by mail apps (one line)."
+    )
     body_markdown: str | None = Field(None, max_length=200_000)
     body_mjml: str | None = Field(
         None, max_length=200_000, description="MJML column content; wins over Markdown."
     )
     topics: list[Annotated[str, Field(max_length=64)]] = Field(
-        default_factory=list, max_length=50, description="Topic slugs to send to."
+        default_factory=list,
+        max_length=50,
+        description="Slugs of existing topics to send to (needed before scheduling).",
     )
 
 
@@ -71,9 +67,7 @@ class NewsletterOut(BaseModel):
 class ScheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    send_at: Literal["now"] | SafeTimestamp = Field(
-        description='ISO 8601 with an offset, or "now".'
-    )
+    send_at: Literal["now"] | Timestamp = Field(description='ISO 8601 with an offset, or "now".')
 
 
 class PauseIn(BaseModel):
@@ -85,7 +79,7 @@ class PauseIn(BaseModel):
 class TestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to: str = Field(max_length=320)
+    to: str = Field(max_length=320, description="A valid email address.")
 
 
 def _newsletter(newsletter_id: int) -> Newsletter:
@@ -112,8 +106,9 @@ def _out(newsletter: Newsletter) -> NewsletterOut:
     )
 
 
-def _refused(exc: service.NewsletterError) -> ApiError:
-    if exc.field is None:  # a transition the newsletter's status does not allow
+def _refused(exc: service.NewsletterError, fields: tuple[str, ...] = ()) -> ApiError:
+    """409 for what the newsletter's state refuses, 422 for a field of this request."""
+    if exc.field is None or (fields and exc.field not in fields):
         return ApiError(409, str(exc))
     return ApiError(422, "Some fields are not valid.", fields={exc.field: str(exc)})
 
@@ -132,6 +127,10 @@ def _render_error(exc: service.NewsletterRenderError, field: str) -> ApiError:
     status=201,
     summary="Create a newsletter (a draft)",
     tags=TAGS,
+    errors={
+        422: "Also for a subject of only spaces, no body, a body that does not render, or a "
+        "slug in `topics` that names no topic."
+    },
 )
 def create_newsletter(body: NewsletterIn):
     """`body_mjml` (column content: mj-text, mj-button…) or `body_markdown`. A body that does
@@ -173,6 +172,10 @@ def get_newsletter(newsletter_id: int):
     response=NewsletterOut,
     summary="Schedule a newsletter, or send it now",
     tags=TAGS,
+    errors={
+        409: "The newsletter is not a draft, scheduled or missed, or it has no topics to send to.",
+        422: "Also for a time more than a minute in the past.",
+    },
 )
 def schedule_newsletter(newsletter_id: int, body: ScheduleIn):
     """From draft, scheduled or missed (409 otherwise). A time more than a minute in the past
@@ -185,7 +188,7 @@ def schedule_newsletter(newsletter_id: int, body: ScheduleIn):
             assert isinstance(body.send_at, datetime)
             service.schedule(db.session, newsletter, body.send_at)
     except service.NewsletterError as exc:
-        raise _refused(exc) from None
+        raise _refused(exc, fields=tuple(ScheduleIn.model_fields)) from None
     return _out(newsletter)
 
 
@@ -197,6 +200,7 @@ def schedule_newsletter(newsletter_id: int, body: ScheduleIn):
     response=NewsletterOut,
     summary="Pause a send",
     tags=TAGS,
+    errors={409: "The newsletter is not sending."},
 )
 def pause_newsletter(newsletter_id: int, body: PauseIn):
     """Only while sending (409 otherwise); the message in flight still goes."""
@@ -215,6 +219,7 @@ def pause_newsletter(newsletter_id: int, body: PauseIn):
     response=NewsletterOut,
     summary="Resume a paused send",
     tags=TAGS,
+    errors={409: "The newsletter is not paused."},
 )
 def resume_newsletter(newsletter_id: int):
     """Continues with the readers not yet sent to; nobody gets it twice."""
@@ -233,6 +238,7 @@ def resume_newsletter(newsletter_id: int):
     response=NewsletterOut,
     summary="Cancel a newsletter",
     tags=TAGS,
+    errors={409: "The newsletter is not scheduled, missed, sending or paused."},
 )
 def cancel_newsletter(newsletter_id: int):
     """Readers not yet sent to are skipped. From scheduled, missed, sending or paused."""
@@ -252,6 +258,7 @@ def cancel_newsletter(newsletter_id: int):
     status=202,
     summary="Send a test copy",
     tags=TAGS,
+    errors={422: "Also when `to` is not a usable email address."},
 )
 def test_newsletter(newsletter_id: int, body: TestIn):
     """Sends the newsletter as it stands to `to` from a worker, "[Test]" in the subject, with

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
 )
 from sqlalchemy import select
 
-from engage.api import ApiError, Page, PageQuery, Timestamp, api_route, paginate
+from engage.api import ApiError, Filter, Page, PageQuery, Timestamp, api_route, paginate
 from engage.extensions import db
 from engage.subscriptions import importing, service
-from engage.subscriptions.models import SUBSCRIBER_STATUSES, Subscriber, Topic
+from engage.subscriptions.models import (
+    DIGEST_FREQUENCIES,
+    SUBSCRIBER_STATUSES,
+    Subscriber,
+    Topic,
+)
 from engage.subscriptions.views import queue_signup_email
 
 # Ids beyond a 32-bit integer name no subscriber (and PostgreSQL refuses to compare them).
@@ -33,21 +35,7 @@ def _single_line(value: str) -> str:
     return value
 
 
-def _blank_is_none(value: Any) -> Any:
-    return None if value == "" else value
-
-
-def _in_range(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    # Timestamp converts to UTC, which overflows at year 1 or 9999 with an offset; that
-    # OverflowError would escape pydantic as a 500 instead of a 422.
-    try:
-        return handler(value)
-    except OverflowError:
-        raise ValueError("the date is out of range") from None
-
-
 SingleLine = Annotated[str, AfterValidator(_single_line)]
-SafeTimestamp = Annotated[Timestamp, WrapValidator(_in_range)]
 Slug = Annotated[SingleLine, Field(max_length=importing.MAX_TOPIC_SLUG)]
 
 
@@ -62,13 +50,11 @@ class SubscriberOut(BaseModel):
 
 
 class SubscriberQuery(PageQuery):
-    email: Annotated[
-        Annotated[str, Field(max_length=320)] | None, BeforeValidator(_blank_is_none)
-    ] = Field(None, description="Exact address (compared after normalising).")
-    status: Annotated[Literal[SUBSCRIBER_STATUSES] | None, BeforeValidator(_blank_is_none)] = None
-    topic: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = Field(
-        None, description="A topic slug."
+    email: Filter[Annotated[str, Field(max_length=320)]] = Field(
+        None, description="Exact address (compared after normalising); a valid address."
     )
+    status: Filter[Literal[SUBSCRIBER_STATUSES]] = None
+    topic: Filter[Slug] = Field(None, description="The slug of an existing topic.")
 
 
 class ConsentIn(BaseModel):
@@ -78,7 +64,7 @@ class ConsentIn(BaseModel):
 
     source: str | None = Field(None, description="Where consent was given, e.g. a form's URL.")
     text: str | None = Field(None, description="The words the person agreed to.")
-    consented_at: SafeTimestamp | None = None
+    consented_at: Timestamp | None = None
 
 
 class ImportRowIn(BaseModel):
@@ -132,9 +118,7 @@ class PreferencesIn(BaseModel):
     topics: list[Slug] | None = Field(
         None, max_length=importing.MAX_TOPICS, description="Topic slugs (replaces the list)."
     )
-    digest: Annotated[SingleLine, Field(max_length=importing.MAX_DIGEST)] | None = Field(
-        None, description="off, weekly or daily."
-    )
+    digest: Literal[DIGEST_FREQUENCIES] | None = Field(None, description="off, weekly or daily.")
 
 
 def _out(subscriber: Subscriber) -> SubscriberOut:
@@ -163,6 +147,7 @@ def _subscriber(subscriber_id: int) -> Subscriber:
     response=Page[SubscriberOut],
     summary="List subscribers",
     tags=TAGS,
+    errors={422: "Also when `email` is not a valid address or `topic` names no topic."},
 )
 def list_subscribers(query: SubscriberQuery):
     """Oldest first. `email` must be a valid address (422 otherwise); `topic` a known slug."""
@@ -239,6 +224,7 @@ def get_subscriber(subscriber_id: int):
     response=SubscriberOut,
     summary="Change a subscriber's topics and digest",
     tags=TAGS,
+    errors={422: "Also when a slug in `topics` names no topic."},
 )
 def update_subscriber(subscriber_id: int, body: PreferencesIn):
     """Fields left out keep their value. Unknown topics answer 422.

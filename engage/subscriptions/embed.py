@@ -31,6 +31,7 @@ from flask import (
 from werkzeug.exceptions import TooManyRequests
 
 from engage.accounts.access import role_required
+from engage.core.edge import NUL, has_nul
 from engage.core.errors import MESSAGES, json_error
 from engage.extensions import csrf, db, limiter
 from engage.subscriptions import service
@@ -154,6 +155,14 @@ def read_submission() -> Submission:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
             raise BadSubmission("Send a JSON object with at least an `email` field.", status=400)
+        # The edge (engage.core.edge) checks forms; a JSON body is ours to check.
+        nul = {
+            "body" if NUL in key else key: ["This must not contain a NUL character."]
+            for key, value in data.items()
+            if has_nul(key) or has_nul(value)
+        }
+        if nul:
+            raise BadSubmission("Please check the form.", nul)
         topics = data.get("topics")
         if topics is None:
             topics = []

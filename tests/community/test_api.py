@@ -106,7 +106,7 @@ def test_create_listed_at_once(client, auth, db):
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({**GROUP, "purposes": ["astrology"]}, "purposes"),
+        ({**GROUP, "purposes": ["astrology"]}, "purposes.0"),  # the schema lists them
         ({**GROUP, "format": "teleport"}, "format"),
         ({**GROUP, "timezone": "Nowhere/Special"}, "timezone"),
         ({**GROUP, "region": "", "city": ""}, "region"),

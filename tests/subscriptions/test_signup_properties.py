@@ -45,6 +45,9 @@ def test_sign_up_never_answers_500(app, client, topics, email, chosen, digest, s
         },
     )
     assert response.status_code in (303, 400), response.status_code
-    if response.status_code == 400:
+    if any("\x00" in value for value in (email, digest, source, website, *chosen)):
+        # No keyboard types a NUL: the edge refuses it before the form (tests/core/test_nul.py).
+        assert response.status_code == 400
+    elif response.status_code == 400:
         page = response.get_data(as_text=True)
         assert 'class="field-error"' in page  # the reader is told what to fix
