@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from engage.accounts.models import ROLES, ApiKey, role_allows
-from engage.accounts.service import find_api_key
+from engage.accounts.service import InvalidApiKey, authenticate_api_key, note_api_key_used
 from engage.core.errors import json_error
 from engage.extensions import csrf, db, limiter
 
@@ -155,13 +155,20 @@ def _authenticate(role: str | None) -> ApiKey | None:
             headers={"WWW-Authenticate": REALM},
         )
     # Keys are short; anything far longer is not one of ours, and need not be hashed.
-    key = find_api_key(db.session, token) if len(token) <= 256 else None
-    if key is None:
+    try:
+        if len(token) > 256:
+            raise InvalidApiKey("This API key is not valid.")
+        key = authenticate_api_key(db.session, token)
+    except InvalidApiKey as exc:
         raise ApiError(
             401,
-            "This API key is not valid, or it has been revoked.",
+            str(exc),
             headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
-        )
+        ) from None
+    # Its own short transaction, committed before the view runs: a failed request still counts
+    # as a use, and a long one does not hold the key's row locked.
+    if note_api_key_used(db.session, key):
+        db.session.commit()
     if role != ANY_ROLE and not role_allows(key.role, role):
         raise ApiError(403, f"This endpoint needs a key with the {role} role (or above).")
     g.api_key = key

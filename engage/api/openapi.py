@@ -33,7 +33,7 @@ _CONVERTER_SCHEMAS = {
 # Shared error responses; an operation lists the ones it can give.
 ERROR_RESPONSES = {
     "BadRequest": (400, "The body is not valid JSON, or not a JSON object."),
-    "Unauthorized": (401, "No API key, or one that is not valid or has been revoked."),
+    "Unauthorized": (401, "No API key, or one that is not valid, revoked or expired."),
     "Forbidden": (403, "The key's role does not allow this."),
     "NotFound": (404, "Nothing has this id."),
     "PayloadTooLarge": (413, "The body is larger than the server accepts."),
