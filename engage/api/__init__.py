@@ -21,6 +21,8 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
   committed after a successful response and rolled back on any exception.
 - `summary=` (default: the docstring's first line), the rest of the docstring is the OpenAPI
   description, `tags=` groups operations. Timestamps: annotate fields with `Timestamp`.
+- `answers=[Answer(409, "…")]` documents another answer: the error shape, or with `model=` a
+  second success shape (e.g. `Answer(202, "…", JobOut)`, returned as `(value, 202)`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from flask import Flask
 from engage.api.framework import (
     ANY_ROLE,
     PUBLIC,
+    Answer,
     ApiBlueprint,
     ApiError,
     ErrorResponse,
@@ -47,6 +50,7 @@ __all__ = [
     "ANY_ROLE",
     "MAX_PER_PAGE",
     "PUBLIC",
+    "Answer",
     "ApiBlueprint",
     "ApiError",
     "ErrorResponse",

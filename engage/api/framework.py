@@ -105,6 +105,16 @@ def error_response(err: ApiError) -> Response:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """A documented answer besides the declared success and the usual errors: `model` for
+    another success shape (a 202, say), or None for the error shape (a 409, say)."""
+
+    status: int
+    description: str
+    model: type[BaseModel] | None = None
+
+
+@dataclass(frozen=True)
 class Operation:
     """What one `api_route` declaration says; the OpenAPI document is built from these."""
 
@@ -119,6 +129,7 @@ class Operation:
     description: str
     tags: tuple[str, ...]
     deprecated: bool = False
+    answers: tuple[Answer, ...] = ()
 
 
 def operation_of(view: Callable | None) -> Operation | None:
@@ -302,11 +313,12 @@ class ApiBlueprint(Blueprint):
         tags: Sequence[str] = (),
         endpoint: str | None = None,
         deprecated: bool = False,
+        answers: Sequence[Answer] = (),
     ) -> Callable[[Callable], Callable]:
         """Declare a JSON endpoint. See engage/api/__init__.py for the full contract."""
         if role is not PUBLIC and role != ANY_ROLE and role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, ANY_ROLE or PUBLIC, got {role!r}")
-        for model in (query, body, response):
+        for model in (query, body, response, *(answer.model for answer in answers)):
             if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"{model!r} is not a pydantic model class")
         if status == 204 and response is not None:
@@ -330,6 +342,7 @@ class ApiBlueprint(Blueprint):
                 description=rest.strip(),
                 tags=tuple(tags),
                 deprecated=deprecated,
+                answers=tuple(answers),
             )
 
             @wraps(view)

@@ -117,6 +117,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
     for _, op in declared:
         wanted += [(op.query, "validation"), (op.body, "validation")]
         wanted += [(op.response, "serialization")]
+        wanted += [(answer.model, "serialization") for answer in op.answers]
     pairs = list(dict.fromkeys(pair for pair in wanted if pair[0] is not None))
     schemas, top = models_json_schema(pairs, ref_template=REF)
     defs = top.get("$defs", {})
@@ -134,12 +135,24 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             }
         elif op.status != 204:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}
+        responses: dict[str, Any] = {str(op.status): success}
+        for answer in op.answers:
+            schema = (
+                schemas[(answer.model, "serialization")]
+                if answer.model is not None
+                else {"$ref": REF.format(model="ErrorResponse")}
+            )
+            responses[str(answer.status)] = {
+                "description": answer.description,
+                "content": {"application/json": {"schema": schema}},
+            }
+        responses.update(_error_refs(op, bool(rule.arguments)))
         operation: dict[str, Any] = {
             "operationId": rule.endpoint.replace(".", "_"),
             "summary": op.summary,
             "tags": list(op.tags),
             "parameters": parameters,
-            "responses": {str(op.status): success, **_error_refs(op, bool(rule.arguments))},
+            "responses": dict(sorted(responses.items())),
             "security": [] if op.role is PUBLIC else [{"bearerAuth": []}],
             "x-required-role": op.role or "none",
         }

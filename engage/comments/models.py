@@ -40,6 +40,9 @@ class Comment(db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set once moderators were emailed about this reply (at once, or in the 15-minute batch).
     moderators_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last decision by a person (approve, reject, spam): from then on the author may
+    # delete the reply but no longer change its text, so no decision is about unseen words.
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     article = relationship("Article")
     parent: Mapped[Comment | None] = relationship(remote_side=[id])

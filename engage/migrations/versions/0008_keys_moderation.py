@@ -22,8 +22,23 @@ def upgrade():
         batch_op.add_column(
             sa.Column("expires_at", engage.types.UTCDateTime(timezone=True), nullable=True)
         )
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("moderated_at", engage.types.UTCDateTime(timezone=True), nullable=True)
+        )
+    # Replies a person already decided on stay locked against edits after the upgrade too.
+    op.execute(
+        "UPDATE comments SET moderated_at = (SELECT MAX(created_at) FROM moderation_actions "
+        "WHERE moderation_actions.comment_id = comments.id "
+        "AND moderation_actions.action IN ('approve', 'reject', 'spam')) "
+        "WHERE EXISTS (SELECT 1 FROM moderation_actions "
+        "WHERE moderation_actions.comment_id = comments.id "
+        "AND moderation_actions.action IN ('approve', 'reject', 'spam'))"
+    )
 
 
 def downgrade():
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.drop_column("moderated_at")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_column("expires_at")
