@@ -5,6 +5,7 @@ from engage.articles.models import Article
 from engage.comments.models import Comment, ModerationAction
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.newsletters.models import Delivery, Newsletter
+from engage.subscriptions.importing import ImportJob, ImportRejection
 from engage.subscriptions.models import Consent, Subscriber, Suppression, Topic
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "DigestEdition",
     "DigestRender",
     "Event",
+    "ImportJob",
+    "ImportRejection",
     "ModerationAction",
     "Newsletter",
     "Subscriber",

@@ -15,7 +15,9 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
   keyword arguments (path variables come as usual). Invalid input answers 422 with
   `fields`; a body needs `Content-Type: application/json` (415) holding a JSON object (400).
 - `response=`: the view returns that model, a dict or an ORM object (validated with
-  `from_attributes`), optionally as `(value, status)`; `status=` sets the default (e.g. 201).
+  `from_attributes`), optionally as `(value, status)` or `(value, status, headers)`; `status=`
+  sets the default (e.g. 201). A status declared in `answers=` with a model is validated
+  through that model instead.
   Returning None answers 204; returning a flask Response passes it through.
 - `raise ApiError(404, "…")` (or any status) for the error shape. The view's session work is
   committed after a successful response and rolled back on any exception.

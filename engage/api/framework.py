@@ -250,18 +250,23 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
 def _respond(operation: Operation, result: Any) -> Response:
     if isinstance(result, Response):
         return result
-    status = operation.status
+    status, headers = operation.status, {}
     if isinstance(result, tuple):
-        result, status = result
+        result, status, *extra = result
+        headers = extra[0] if extra else {}
     if result is None:
-        return Response(status=204)
-    if operation.response is not None:
+        return Response(status=204, headers=headers)
+    response_model = operation.response
+    if status != operation.status:
+        declared = [a.model for a in operation.answers if a.status == status and a.model]
+        response_model = declared[0] if declared else response_model
+    if response_model is not None:
         # A mistake here is ours, not the caller's: a ValidationError becomes a 500.
-        model = operation.response.model_validate(result, from_attributes=True)
+        model = response_model.model_validate(result, from_attributes=True)
         payload = model.model_dump_json(by_alias=True)
     else:
         payload = json.dumps(result, separators=(",", ":"))
-    return Response(payload, status=status, mimetype="application/json")
+    return Response(payload, status=status, mimetype="application/json", headers=headers)
 
 
 def _rate_limit() -> str:
