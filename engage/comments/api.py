@@ -312,7 +312,9 @@ def bulk_comments(body: BulkIn):
     comments = {c.id: c for c in db.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
     key = current_api_key()
     changed, unchanged, stale = [], [], []
-    for comment_id in ids:
+    # Rows are locked in id order, as every bulk request does, so two cannot deadlock; the
+    # answer keeps the order the ids were sent in.
+    for comment_id in sorted(ids):
         comment = comments.get(comment_id)
         if comment is None:
             continue
@@ -331,4 +333,7 @@ def bulk_comments(body: BulkIn):
             continue
         (changed if did else unchanged).append(comment_id)
     missing = [i for i in body.ids if i not in comments]
+    sent = {comment_id: position for position, comment_id in enumerate(ids)}
+    for found in (changed, unchanged, stale):
+        found.sort(key=sent.__getitem__)
     return BulkOut(changed=changed, unchanged=unchanged, missing=missing, stale=stale)

@@ -167,7 +167,11 @@ def bulk():
     if not form.validate_on_submit() or action not in service.DECISIONS:
         abort(400)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit() and len(i) < 10][:200]
-    comments = db.session.scalars(select(Comment).where(Comment.id.in_(ids))).all() if ids else []
+    comments = (
+        db.session.scalars(select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id)).all()
+        if ids
+        else []
+    )  # in id order: concurrent bulk decisions lock rows in the same order
     reason = _reason() or ("Other" if action == "reject" else "")
     changed = []
     for comment in comments:

@@ -99,7 +99,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     rejected: list[Rejection] = field(default_factory=list)
-    #: Sign-ups whose email the caller queues (`views.queue_signup_email`) before committing.
+    #: Sign-ups whose email the caller queues (`emails.queue_signup_email`) before committing.
     signups: list[service.SignUp] = field(default_factory=list)
 
 
