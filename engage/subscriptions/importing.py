@@ -51,6 +51,8 @@ JOB_BATCH = 500
 JOB_RETENTION = timedelta(days=30)
 #: A queued or running job without progress for this long has lost its task.
 JOB_STALLED = timedelta(minutes=10)
+#: Errors a job survives (each run resumes where the last commit left off); then it fails.
+JOB_MAX_FAILURES = 5
 #: Addresses per IN (...) list, well under every backend's parameter limit.
 _IN_CHUNK = 500
 MAX_TOPICS = 50
@@ -448,6 +450,7 @@ class ImportJob(db.Model):
     created: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
     rejected_count: Mapped[int] = mapped_column(default=0)
+    failures: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(500))
     # The submitted rows as ASCII JSON text (no database JSON type: a lone surrogate or NUL
     # stays an escape); NULL once the job ends, so no address outlives the import in it.
@@ -565,9 +568,9 @@ def run_import_job(
 
     Idempotent: each batch first moves the job's cursor with a compare-and-set, so a second
     worker on the same job (a redelivered task) stops at once, and a rerun resumes where the
-    last commit left off. A finished or unknown job does nothing. An unexpected error rolls
-    back the batch, marks the job failed (rows from `processed` on were not imported),
-    checkpoints that, and is raised again.
+    last commit left off. A finished or unknown job does nothing. An error rolls back the
+    batch, is counted on the job (checkpointed) and raised again, for the task to be retried;
+    the JOB_MAX_FAILURES-th fails the job (rows from `processed` on were not imported).
     """
     job = session.get(ImportJob, job_id)
     if job is None or job.status not in ("queued", "running") or job.rows_json is None:
@@ -626,16 +629,34 @@ def run_import_job(
         checkpoint()
     except Exception:
         session.rollback()
+        _count_failure(session, job_id, utcnow())
+        checkpoint()
+        raise
+
+
+def _count_failure(session: Session, job_id: int, now: datetime) -> None:
+    # The error itself stays in the worker's log: its text may hold an address.
+    session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status.in_(("queued", "running")))
+        .values(
+            failures=ImportJob.failures + 1,
+            progress_at=now,
+            error="The import stopped on an error; it carries on from `processed` when the "
+            "worker tries again.",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    failures = session.scalar(select(ImportJob.failures).where(ImportJob.id == job_id))
+    if failures is not None and failures >= JOB_MAX_FAILURES:
         _finish(
             session,
             job_id,
             "failed",
-            "The import stopped on an error; rows from `processed` on were not imported. "
-            "Send them again.",
-            utcnow(),
+            f"The import stopped on an error {failures} times; rows from `processed` on were "
+            "not imported. Send them again.",
+            now,
         )
-        checkpoint()
-        raise
 
 
 def stalled_jobs(session: Session, now: datetime | None = None) -> list[int]:

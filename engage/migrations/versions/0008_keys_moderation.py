@@ -35,6 +35,7 @@ def upgrade():
         sa.Column("created", sa.Integer(), nullable=False),
         sa.Column("updated", sa.Integer(), nullable=False),
         sa.Column("rejected_count", sa.Integer(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column("rows_json", sa.Text(), nullable=True),
         sa.Column("api_key_id", sa.Integer(), nullable=True),
