@@ -6,6 +6,7 @@ from engage.comments.models import Comment, ModerationAction
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.newsletters.models import Newsletter
 from engage.sending.models import Delivery, OutboxMessage
+from engage.subscriptions.importing import ImportJob, ImportRejection
 from engage.subscriptions.models import Consent, Subscriber, Suppression, Topic
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "DigestEdition",
     "DigestRender",
     "Event",
+    "ImportJob",
+    "ImportRejection",
     "ModerationAction",
     "Newsletter",
     "OutboxMessage",

@@ -67,6 +67,15 @@ def subscriptions_housekeeping() -> int:
     return removed
 
 
+@shared_task(name="engage.subscriptions.run_import", acks_late=True)
+def subscriptions_run_import(job_id: int) -> None:
+    """Import a large subscriber list in committed batches, with progress (idempotent: a
+    rerun goes on from the job's cursor). Enqueued through the outbox, which retries it."""
+    from engage.subscriptions import importing
+
+    importing.run_import_job(db.session, job_id, checkpoint=db.session.commit)
+
+
 def _queue_of(task) -> str | None:
     # Follow-up tasks go to the queue this task came from: a deployment that gives bulk mail
     # its own queue (and workers) keeps the whole send there.

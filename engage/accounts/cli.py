@@ -1,8 +1,9 @@
-"""`flask users create` and `flask api-keys create`."""
+"""`flask users create` and `flask api-keys create|list|revoke`."""
 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup
@@ -81,13 +82,67 @@ def activate(email: str) -> None:
 @api_keys_cli.command("create")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--name", required=True)
-def create_api_key(role: str, name: str) -> None:
+@click.option(
+    "--expires-in",
+    "expires_in",
+    metavar="DAYS",
+    type=click.IntRange(1, service.MAX_KEY_DAYS),
+    default=None,
+    help=f"Days until the key stops working (1 to {service.MAX_KEY_DAYS}); default: never.",
+)
+def create_api_key(role: str, name: str, expires_in: int | None) -> None:
     """Create an API key; it is printed once, on the last line, and stored only as a hash."""
     try:
-        _, secret = service.create_api_key(db.session, name, role)
+        key, secret = service.create_api_key(db.session, name, role, expires_in_days=expires_in)
     except service.AccountError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from None
-    db.session.commit()
-    click.echo(f"Created {role} key {name!r}. Store it now; it is not shown again:")
+    until = f", expires {_when(key.expires_at)}" if key.expires_at else ""
+    said = f"Created {role} key {key.name!r} (id {key.id}{until})."
+    db.session.commit()  # said first: reading the key after the commit would load it again
+    click.echo(said)
+    click.echo("Store it now; it is not shown again:")
     click.echo(secret)
+
+
+def _when(value: datetime | None, never: str = "-") -> str:
+    return f"{value:%Y-%m-%d %H:%M}Z" if value else never
+
+
+@api_keys_cli.command("list")
+def list_api_keys() -> None:
+    """List every key: id, name, role, created, last used, expires, revoked (never the key)."""
+    rows = [("ID", "NAME", "ROLE", "CREATED", "LAST USED", "EXPIRES", "REVOKED")]
+    for key in service.list_api_keys(db.session):
+        rows.append(
+            (
+                str(key.id),
+                key.name,
+                key.role,
+                _when(key.created_at),
+                _when(key.last_used_at, "never"),
+                _when(key.expires_at, "never"),
+                _when(key.revoked_at),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+@api_keys_cli.command("revoke")
+@click.argument("key_id", metavar="ID", type=click.IntRange(1, 2**31 - 1))
+def revoke_api_key(key_id: int) -> None:
+    """Revoke the key with this id (from `api-keys list`): it stops working at once."""
+    try:
+        key, changed = service.revoke_api_key(db.session, key_id)
+    except service.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    if changed:
+        said = f"Revoked key {key.id} ({key.name!r}); it no longer works."
+    else:
+        said = f"Key {key.id} ({key.name!r}) was already revoked on {_when(key.revoked_at)}."
+    db.session.commit()
+    click.echo(said)

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engage.accounts.models import ROLES, ApiKey, User
 from engage.types import opaque_id, utcnow
 
 MIN_PASSWORD_LENGTH = 12
+MAX_KEY_NAME = 120  # the ApiKey.name column
+MAX_KEY_DAYS = 3650
+#: How stale `ApiKey.last_used_at` may be: a busy key writes its row once a minute, not per call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Compared against when the address is unknown, so a login takes as long either way.
 _DUMMY_HASH = generate_password_hash("engage-timing-equaliser")
 
 
 class AccountError(ValueError):
-    """Input that cannot make an account; the message is fit to show the person."""
+    """Input that cannot make an account or key; the message is fit to show the person.
+    `field` names the input it is about."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 def normalise_staff_email(email: str) -> str:
@@ -100,18 +112,53 @@ def _key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, name: str, role: str, created_by: User | None = None):
-    """Create a key; returns (ApiKey, the key in clear). Only the hash is stored."""
+class InvalidApiKey(ValueError):
+    """A bearer key that is unknown, revoked or expired; the message is fit for its holder."""
+
+
+def _key_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise AccountError("an API key needs a name", "name")
+    if len(name) > MAX_KEY_NAME:
+        raise AccountError(f"the name is longer than {MAX_KEY_NAME} characters", "name")
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") for char in name):
+        raise AccountError(
+            "the name must not contain line breaks or other control characters", "name"
+        )
+    return name
+
+
+def create_api_key(
+    session: Session,
+    name: str,
+    role: str,
+    created_by: User | None = None,
+    *,
+    expires_in_days: int | None = None,
+    now: datetime | None = None,
+):
+    """Create a key; returns (ApiKey, the key in clear). Only the hash is stored.
+
+    `expires_in_days` (1 to 3650, or None for a key that does not expire) sets `expires_at`.
+    Raises AccountError on bad input; flushes, does not commit.
+    """
     if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if not name.strip():
-        raise AccountError("an API key needs a name")
+        raise AccountError(f"role must be one of {', '.join(ROLES)}", "role")
+    name = _key_name(name)
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_KEY_DAYS:
+        raise AccountError(
+            f"the expiry must be a number of days from 1 to {MAX_KEY_DAYS}", "expires_in"
+        )
+    now = now or utcnow()
     secret = "eng_" + secrets.token_urlsafe(32)
     key = ApiKey(
-        name=name.strip(),
+        name=name,
         role=role,
         prefix=secret[:10],
         key_hash=_key_digest(secret),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
         created_by_id=created_by.id if created_by else None,
     )
     session.add(key)
@@ -119,10 +166,84 @@ def create_api_key(session: Session, name: str, role: str, created_by: User | No
     return key, secret
 
 
-def find_api_key(session: Session, secret: str) -> ApiKey | None:
-    """The live key matching `secret`, or None. Marks it used."""
+def key_state(key: ApiKey, now: datetime | None = None) -> str:
+    """ "active", "revoked" or "expired"."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"
+
+
+def authenticate_api_key(session: Session, secret: str, now: datetime | None = None) -> ApiKey:
+    """The live key matching `secret`. Raises InvalidApiKey saying whether it is unknown,
+    revoked or expired (only the holder of the key itself can learn which)."""
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_digest(secret)))
-    if key is None or key.revoked_at is not None:
-        return None
-    key.last_used_at = utcnow()
+    if key is None:
+        raise InvalidApiKey("This API key is not valid.")
+    state = key_state(key, now)
+    if state == "revoked":
+        raise InvalidApiKey(
+            f"This API key was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC; "
+            "ask an admin for a new one."
+        )
+    if state == "expired":
+        raise InvalidApiKey(
+            f"This API key expired on {key.expires_at:%Y-%m-%d %H:%M} UTC; "
+            "ask an admin for a new one."
+        )
     return key
+
+
+def find_api_key(session: Session, secret: str) -> ApiKey | None:
+    """The live key matching `secret`, or None (unknown, revoked or expired)."""
+    try:
+        return authenticate_api_key(session, secret)
+    except InvalidApiKey:
+        return None
+
+
+def note_api_key_used(session: Session, key: ApiKey, now: datetime | None = None) -> bool:
+    """Record that `key` was used, unless that was recorded less than a minute ago.
+
+    Returns True if a row was written (the caller commits it at once, so a busy key's row is
+    locked for a moment, not for a whole request). The UPDATE re-checks the age itself, so
+    concurrent requests write it once.
+    """
+    now = now or utcnow()
+    cutoff = now - LAST_USED_RESOLUTION
+    if key.last_used_at is not None and key.last_used_at > cutoff:
+        return False
+    written = session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key.id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= cutoff),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if written:
+        # Keep the loaded object in step without marking it dirty.
+        set_committed_value(key, "last_used_at", now)
+    return bool(written)
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Every key, oldest first (revoked and expired ones too)."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, key_id: int, now: datetime | None = None):
+    """Revoke a key at once; returns (ApiKey, True) or (ApiKey, False) if it already was.
+
+    Raises AccountError for an id that names no key. Flushes, does not commit.
+    """
+    key = session.get(ApiKey, key_id) if 0 < key_id < 2**31 else None
+    if key is None:
+        raise AccountError(f"there is no API key with the id {key_id}")
+    if key.revoked_at is not None:
+        return key, False
+    key.revoked_at = now or utcnow()
+    session.flush()
+    return key, True

@@ -1,14 +1,25 @@
-"""Staff sign-in and sign-out, and the admin landing page."""
+"""Staff sign-in and sign-out, the admin landing page, and API keys (admins only)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from engage.accounts import service
-from engage.accounts.forms import LoginForm
+from engage.accounts.access import role_required
+from engage.accounts.forms import ApiKeyForm, ButtonForm, LoginForm
+from engage.accounts.models import ROLES
 from engage.extensions import db, limiter
 from engage.sending import outbox
 
@@ -61,3 +72,84 @@ def logout():
 def dashboard():
     failed_mail = outbox.counts(db.session)["failed"] if current_user.can("editor") else 0
     return render_template("accounts/dashboard.html", user=current_user, failed_mail=failed_mail)
+
+
+# --- API keys: list, create (the key shown once), revoke after a confirmation ---------------
+
+
+def _keys_page(form: ApiKeyForm, *, errors: dict | None = None, created=None, status: int = 200):
+    response = make_response(
+        render_template(
+            "accounts/api_keys.html",
+            form=form,
+            roles=ROLES,
+            keys=service.list_api_keys(db.session),
+            state=service.key_state,
+            errors=errors or {},
+            created=created,
+        ),
+        status,
+    )
+    # The page may carry a key in clear: no cache, shared or private, may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/admin/api-keys", methods=["GET", "POST"])
+@role_required("admin")
+def api_keys():
+    form = ApiKeyForm()
+    if request.method == "GET":
+        return _keys_page(form)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _keys_page(form, errors={"name": "Please check this form."}, status=400)
+    raw_days = (form.expires_in.data or "").strip()
+    if raw_days and not raw_days.isdigit():
+        return _keys_page(
+            form, errors={"expires_in": "Enter a number of days, or leave it empty."}, status=400
+        )
+    try:
+        key, secret = service.create_api_key(
+            db.session,
+            form.name.data or "",
+            (form.role.data or "").strip(),
+            current_user,
+            expires_in_days=int(raw_days) if raw_days else None,
+        )
+    except service.AccountError as exc:
+        db.session.rollback()
+        message = str(exc)
+        return _keys_page(
+            form, errors={exc.field or "name": message[0].upper() + message[1:] + "."}, status=400
+        )
+    db.session.commit()
+    # Rendered, not redirected: a flash message would keep the key in the session cookie.
+    return _keys_page(ApiKeyForm(formdata=None), created=(key, secret))
+
+
+def _key_or_404(key_id: int):
+    from engage.accounts.models import ApiKey
+
+    key = db.session.get(ApiKey, key_id) if key_id < 2**31 else None
+    if key is None:
+        abort(404)
+    return key
+
+
+@bp.route("/admin/api-keys/<int:key_id>/revoke", methods=["GET", "POST"])
+@role_required("admin")
+def revoke_api_key(key_id: int):
+    key = _key_or_404(key_id)
+    form = ButtonForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("accounts/api_key_revoke.html", key=key, form=form), status
+    _, changed = service.revoke_api_key(db.session, key.id)
+    db.session.commit()
+    if changed:
+        flash(f"Revoked the key “{key.name}”: it no longer works.", "info")
+    else:
+        flash(f"The key “{key.name}” was already revoked.", "info")
+    return redirect(url_for("accounts.api_keys"), code=303)

@@ -17,7 +17,9 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
   A NUL (U+0000) in any string of the body or in a declared query parameter is a 422 naming
   the field (PostgreSQL cannot store it; the OpenAPI document says so with a `pattern`).
 - `response=`: the view returns that model, a dict or an ORM object (validated with
-  `from_attributes`), optionally as `(value, status)`; `status=` sets the default (e.g. 201).
+  `from_attributes`), optionally as `(value, status)` or `(value, status, headers)`; `status=`
+  sets the default (e.g. 201). A status declared in `answers=` with a model is validated
+  through that model instead.
   Returning None answers 204; returning a flask Response passes it through.
 - `errors={409: "When…"}` documents the statuses a view answers beyond the frame's own (401,
   403, 404 for a path argument, 400/413/415/422 for a body, 422 for a query, 429): a status
@@ -30,6 +32,8 @@ Declaring an endpoint (in `engage/<area>/api.py`, listed in `API_MODULES` below)
   committed after a successful response and rolled back on any exception.
 - `summary=` (default: the docstring's first line), the rest of the docstring is the OpenAPI
   description, `tags=` groups operations. Timestamps: annotate fields with `Timestamp`.
+- `answers=[Answer(409, "…")]` documents another answer: the error shape, or with `model=` a
+  second success shape (e.g. `Answer(202, "…", JobOut)`, returned as `(value, 202)`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from flask import Flask
 from engage.api.framework import (
     ANY_ROLE,
     PUBLIC,
+    Answer,
     ApiBlueprint,
     ApiError,
     ErrorResponse,
@@ -59,6 +64,7 @@ __all__ = [
     "ANY_ROLE",
     "MAX_PER_PAGE",
     "PUBLIC",
+    "Answer",
     "ApiBlueprint",
     "ApiError",
     "ErrorResponse",

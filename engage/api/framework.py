@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from engage.accounts.models import ROLES, ApiKey, role_allows
-from engage.accounts.service import find_api_key
+from engage.accounts.service import InvalidApiKey, authenticate_api_key, note_api_key_used
 from engage.core.errors import json_error
 from engage.extensions import csrf, db, limiter
 
@@ -157,6 +157,16 @@ def error_response(err: ApiError) -> Response:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """A documented answer besides the declared success and the usual errors: `model` for
+    another success shape (a 202, say), or None for the error shape (a 409, say)."""
+
+    status: int
+    description: str
+    model: type[BaseModel] | None = None
+
+
+@dataclass(frozen=True)
 class Operation:
     """What one `api_route` declaration says; the OpenAPI document is built from these."""
 
@@ -172,6 +182,7 @@ class Operation:
     tags: tuple[str, ...]
     deprecated: bool = False
     errors: tuple[tuple[int, str], ...] = ()
+    answers: tuple[Answer, ...] = ()
 
 
 def operation_of(view: Callable | None) -> Operation | None:
@@ -208,13 +219,20 @@ def _authenticate(role: str | None) -> ApiKey | None:
             headers={"WWW-Authenticate": REALM},
         )
     # Keys are short; anything far longer is not one of ours, and need not be hashed.
-    key = find_api_key(db.session, token) if len(token) <= 256 else None
-    if key is None:
+    try:
+        if len(token) > 256:
+            raise InvalidApiKey("This API key is not valid.")
+        key = authenticate_api_key(db.session, token)
+    except InvalidApiKey as exc:
         raise ApiError(
             401,
-            "This API key is not valid, or it has been revoked.",
+            str(exc),
             headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
-        )
+        ) from None
+    # Its own short transaction, committed before the view runs: a failed request still counts
+    # as a use, and a long one does not hold the key's row locked.
+    if note_api_key_used(db.session, key):
+        db.session.commit()
     if role != ANY_ROLE and not role_allows(key.role, role):
         raise ApiError(403, f"This endpoint needs a key with the {role} role (or above).")
     g.api_key = key
@@ -341,18 +359,23 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
 def _respond(operation: Operation, result: Any) -> Response:
     if isinstance(result, Response):
         return result
-    status = operation.status
+    status, headers = operation.status, {}
     if isinstance(result, tuple):
-        result, status = result
+        result, status, *extra = result
+        headers = extra[0] if extra else {}
     if result is None:
-        return Response(status=204)
-    if operation.response is not None:
+        return Response(status=204, headers=headers)
+    response_model = operation.response
+    if status != operation.status:
+        declared = [a.model for a in operation.answers if a.status == status and a.model]
+        response_model = declared[0] if declared else response_model
+    if response_model is not None:
         # A mistake here is ours, not the caller's: a ValidationError becomes a 500.
-        model = operation.response.model_validate(result, from_attributes=True)
+        model = response_model.model_validate(result, from_attributes=True)
         payload = model.model_dump_json(by_alias=True)
     else:
         payload = json.dumps(result, separators=(",", ":"))
-    return Response(payload, status=status, mimetype="application/json")
+    return Response(payload, status=status, mimetype="application/json", headers=headers)
 
 
 def _rate_limit() -> str:
@@ -405,11 +428,12 @@ class ApiBlueprint(Blueprint):
         endpoint: str | None = None,
         deprecated: bool = False,
         errors: typing.Mapping[int, str] | None = None,
+        answers: Sequence[Answer] = (),
     ) -> Callable[[Callable], Callable]:
         """Declare a JSON endpoint. See engage/api/__init__.py for the full contract."""
         if role is not PUBLIC and role != ANY_ROLE and role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, ANY_ROLE or PUBLIC, got {role!r}")
-        for model in (query, body, response):
+        for model in (query, body, response, *(answer.model for answer in answers)):
             if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"{model!r} is not a pydantic model class")
         if status == 204 and response is not None:
@@ -434,6 +458,7 @@ class ApiBlueprint(Blueprint):
                 tags=tuple(tags),
                 deprecated=deprecated,
                 errors=tuple(sorted((errors or {}).items())),
+                answers=tuple(answers),
             )
 
             @wraps(view)

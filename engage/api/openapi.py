@@ -34,7 +34,7 @@ _CONVERTER_SCHEMAS = {
 # Shared error responses; an operation lists the ones it can give.
 ERROR_RESPONSES = {
     "BadRequest": (400, "The body is not valid JSON, or not a JSON object."),
-    "Unauthorized": (401, "No API key, or one that is not valid or has been revoked."),
+    "Unauthorized": (401, "No API key, or one that is not valid, revoked or expired."),
     "Forbidden": (403, "The key's role does not allow this."),
     "NotFound": (404, "Nothing has this id."),
     "PayloadTooLarge": (413, "The body is larger than the server accepts."),
@@ -145,6 +145,7 @@ def build_openapi(app: Flask) -> dict[str, Any]:
     for _, op in declared:
         wanted += [(op.query, "validation"), (op.body, "validation")]
         wanted += [(op.response, "serialization")]
+        wanted += [(answer.model, "serialization") for answer in op.answers]
     pairs = list(dict.fromkeys(pair for pair in wanted if pair[0] is not None))
     schemas, top = models_json_schema(pairs, ref_template=REF, schema_generator=RequestAwareSchema)
     defs = top.get("$defs", {})
@@ -162,12 +163,24 @@ def build_openapi(app: Flask) -> dict[str, Any]:
             }
         elif op.status != 204:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}
+        responses: dict[str, Any] = {str(op.status): success}
+        for answer in op.answers:
+            schema = (
+                schemas[(answer.model, "serialization")]
+                if answer.model is not None
+                else {"$ref": REF.format(model="ErrorResponse")}
+            )
+            responses[str(answer.status)] = {
+                "description": answer.description,
+                "content": {"application/json": {"schema": schema}},
+            }
+        responses.update(_error_refs(op, bool(rule.arguments)))
         operation: dict[str, Any] = {
             "operationId": rule.endpoint.replace(".", "_"),
             "summary": op.summary,
             "tags": list(op.tags),
             "parameters": parameters,
-            "responses": {str(op.status): success, **_error_refs(op, bool(rule.arguments))},
+            "responses": dict(sorted(responses.items())),
             "security": [] if op.role is PUBLIC else [{"bearerAuth": []}],
             "x-required-role": op.role or "none",
         }

@@ -5,7 +5,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def init_app(app: Flask) -> None:
-    from engage.comments import moderation, views
+    from engage.comments import moderation, service, views
     from engage.comments.models import REPORT_REASONS
 
     settings = app.config["ENGAGE"]
@@ -18,6 +18,8 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(moderation.bp)
+    # A global, so the decision forms' macro sees it: each form carries the text it shows.
+    app.jinja_env.globals["seen_hash"] = service.seen_hash
 
     @app.context_processor
     def _replies():

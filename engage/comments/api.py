@@ -1,6 +1,9 @@
-"""Replies in the JSON API, for moderators: list a queue, approve, reject, mark as spam, bulk.
+"""Replies in the JSON API, for moderators: list a queue, read one, approve, reject, mark as
+spam, bulk.
 
-The author's address is in no answer unless the key has the admin role.
+The author's address is in no answer unless the key has the admin role. Approving needs the
+`text_hash` of the reply as the caller read it (`seen_hash`): a reply its author edited since
+is refused with 409, never published unread.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from engage.api import (
+    Answer,
     ApiError,
     Filter,
     Page,
@@ -39,6 +43,10 @@ class CommentOut(BaseModel):
     status: Literal[COMMENT_STATUSES]
     flags: list[str] = Field(description="needs_care, links, suspect, reported.")
     created_at: Timestamp
+    edited_at: Timestamp | None = Field(description="When its author last changed it.")
+    text_hash: str = Field(
+        description="Identifies this text: send it back as `seen_hash` to approve the reply."
+    )
 
 
 class CommentAdminOut(CommentOut):
@@ -49,6 +57,18 @@ class CommentQuery(PageQuery):
     status: Filter[Literal[COMMENT_STATUSES]] = None
     queue: Filter[Literal["needs_care", "reported", "pending"]] = Field(
         None, description="A moderation queue; combines with `status`."
+    )
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seen_hash: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The reply's `text_hash` as you read it (from GET /comments or "
+        "/comments/{id}). If its author has edited it since, the answer is 409 and nothing "
+        "changes.",
     )
 
 
@@ -64,12 +84,21 @@ class BulkIn(BaseModel):
     ids: list[int] = Field(min_length=1, max_length=200)
     action: Literal["approve", "reject", "spam"]
     reason: str = Field("", max_length=500)
+    seen: dict[int, Annotated[str, Field(max_length=64)]] | None = Field(
+        None,
+        max_length=200,
+        description="Required to approve: each reply's `text_hash` as you read it, by id. "
+        "Replies edited since (or not in `seen`) are listed in `stale` and left as they are.",
+    )
 
 
 class BulkOut(BaseModel):
     changed: list[int]
     unchanged: list[int]
     missing: list[int]
+    stale: list[int] = Field(
+        description="Replies not approved: their text changed since you read it."
+    )
 
 
 def _flags(comment: Comment, reported: set[int]) -> list[str]:
@@ -122,6 +151,8 @@ def _items(comments: list[Comment], admin: bool) -> list[dict]:
             "status": c.status,
             "flags": _flags(c, reported),
             "created_at": c.created_at,
+            "edited_at": c.edited_at,
+            "text_hash": service.seen_hash(c),
         }
         if admin:
             item["author_email"] = c.author_email
@@ -166,32 +197,65 @@ def _comment(comment_id: int) -> Comment:
     return comment
 
 
-def _decide(comment_id: int, action: str, reason: str = ""):
+def _decide(comment_id: int, action: str, reason: str = "", seen: str | None = None):
     comment = _comment(comment_id)
     key = current_api_key()
-    service.moderate(
-        db.session,
-        comment,
-        action,
-        reason=reason or f"by API key {key.name}",
-        user_id=key.created_by_id,
-        actor="api",
-    )
+    try:
+        service.moderate(
+            db.session,
+            comment,
+            action,
+            reason=reason or f"by API key {key.name}",
+            user_id=key.created_by_id,
+            actor="api",
+            seen=seen,
+        )
+    except service.ReplyChanged:
+        raise ApiError(
+            409,
+            "This reply changed since you read it: its author edited it. Read it again "
+            f"(GET /api/v1/comments/{comment.id}) and send its new text_hash as seen_hash.",
+            code="reply_changed",
+            fields={"seen_hash": "does not match the reply's current text_hash"},
+        ) from None
     db.session.flush()
     return CommentOut.model_validate(_items([comment], False)[0])
+
+
+@api_route(
+    "/comments/<int:comment_id>",
+    role="moderator",
+    response=CommentOut,
+    summary="One reply",
+    tags=TAGS,
+)
+def get_comment(comment_id: int):
+    """The reply as it is now, with its `text_hash`. `author_email` only for admin keys."""
+    admin = current_api_key().role == "admin"
+    [item] = _items([_comment(comment_id)], admin)
+    model = CommentAdminOut if admin else CommentOut
+    return Response(model.model_validate(item).model_dump_json(), mimetype="application/json")
 
 
 @api_route(
     "/comments/<int:comment_id>/approve",
     methods=["POST"],
     role="moderator",
+    body=ApproveIn,
     response=CommentOut,
     summary="Approve a reply",
     tags=TAGS,
+    answers=[
+        Answer(409, "The reply changed since you read it (`reply_changed`): nothing changed.")
+    ],
 )
-def approve_comment(comment_id: int):
-    """Publishes the reply and emails the author of the reply it answers, if they asked."""
-    return _decide(comment_id, "approve")
+def approve_comment(comment_id: int, body: ApproveIn):
+    """Send `{"seen_hash": "<the reply's text_hash as you read it>"}`: it publishes the reply
+    and emails the author of the reply it answers, if they asked. If its author edited the
+    reply since you read it, the answer is 409 (`reply_changed`) and nothing changes; read it
+    again with GET /comments/{comment_id}. A request without this body is refused (415 or
+    422): approving text nobody read is what the check exists to stop."""
+    return _decide(comment_id, "approve", seen=body.seen_hash)
 
 
 @api_route(
@@ -230,23 +294,43 @@ def spam_comment(comment_id: int):
     tags=TAGS,
 )
 def bulk_comments(body: BulkIn):
-    """One action for up to 200 ids; ids that name no reply are listed in `missing`."""
+    """One action for up to 200 ids; ids that name no reply are listed in `missing`.
+
+    To approve, send `seen` (id → `text_hash` as you read it): replies edited since, or
+    without a hash, are listed in `stale` and not approved.
+    """
+    if body.action == "approve" and body.seen is None:
+        raise ApiError(
+            422,
+            "Some fields are not valid.",
+            fields={"seen": "approving needs each reply's text_hash as you read it, by id"},
+        )
     ids = [i for i in dict.fromkeys(body.ids) if 0 < i <= MAX_ID]
     comments = {c.id: c for c in db.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
     key = current_api_key()
-    changed, unchanged = [], []
-    for comment_id in ids:
+    changed, unchanged, stale = [], [], []
+    # Rows are locked in id order, as every bulk request does, so two cannot deadlock; the
+    # answer keeps the order the ids were sent in.
+    for comment_id in sorted(ids):
         comment = comments.get(comment_id)
         if comment is None:
             continue
-        did = service.moderate(
-            db.session,
-            comment,
-            body.action,
-            reason=body.reason.strip() or f"by API key {key.name}",
-            user_id=key.created_by_id,
-            actor="api",
-        )
+        try:  # raised before anything is changed
+            did = service.moderate(
+                db.session,
+                comment,
+                body.action,
+                reason=body.reason.strip() or f"by API key {key.name}",
+                user_id=key.created_by_id,
+                actor="api",
+                seen=(body.seen or {}).get(comment_id, "") if body.action == "approve" else None,
+            )
+        except service.ReplyChanged:
+            stale.append(comment_id)
+            continue
         (changed if did else unchanged).append(comment_id)
     missing = [i for i in body.ids if i not in comments]
-    return BulkOut(changed=changed, unchanged=unchanged, missing=missing)
+    sent = {comment_id: position for position, comment_id in enumerate(ids)}
+    for found in (changed, unchanged, stale):
+        found.sort(key=sent.__getitem__)
+    return BulkOut(changed=changed, unchanged=unchanged, missing=missing, stale=stale)

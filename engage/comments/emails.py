@@ -74,8 +74,11 @@ def make_links(session: Session, comment: Comment, user: User, now: datetime) ->
         )
         session.add(link)
         session.flush()
+        # "h": the text this email shows; an approve link refuses a reply edited since.
         token = make_link_token(
-            "moderation-action", {"l": link.id, "c": comment.id, "a": action}, link.link_key
+            "moderation-action",
+            {"l": link.id, "c": comment.id, "a": action, "h": service.seen_hash(comment)},
+            link.link_key,
         )
         urls[action] = external_url("comments.moderation_link", action=action, token=token)
     return urls

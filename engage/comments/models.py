@@ -45,6 +45,9 @@ class Comment(db.Model):
     # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
     # opens a new row with the same id, and rotating it revokes the row's outstanding links.
     link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
+    # The last decision by a person (approve, reject, spam): from then on the author may
+    # delete the reply but no longer change its text, so no decision is about unseen words.
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     article = relationship("Article")
     parent: Mapped[Comment | None] = relationship(remote_side=[id])

@@ -127,10 +127,36 @@ def decide(comment_id: int, action: str):
     reason = _reason()
     if action == "reject" and not reason:
         reason = "Other"
-    service.moderate(db.session, comment, action, reason=reason, user_id=current_user.id)
+    try:
+        service.moderate(
+            db.session,
+            comment,
+            action,
+            reason=reason,
+            user_id=current_user.id,
+            seen=(request.form.get("seen") or "")[:64],
+        )
+    except service.ReplyChanged:
+        db.session.rollback()
+        return _changed(comment)
     db.session.commit()
     flash(f"Reply {comment.id}: {service.DECISIONS[action]}.", "info")
     return _back(_tab(), _page(), form.next_id.data)
+
+
+def _changed(comment: Comment):
+    """The reply was edited after the queue page showed it: its new words, to decide again."""
+    _, _, reports = _context_for([comment])
+    return render_template(
+        "comments/changed.html",
+        c=comment,
+        article=db.session.get(Article, comment.article_id),
+        form=ModerateForm(),
+        tab=_tab(),
+        page=_page(),
+        reports=reports,
+        reasons=service.REJECT_REASONS,
+    ), 409
 
 
 @bp.post("/bulk")
@@ -141,12 +167,32 @@ def bulk():
     if not form.validate_on_submit() or action not in service.DECISIONS:
         abort(400)
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit() and len(i) < 10][:200]
-    comments = db.session.scalars(select(Comment).where(Comment.id.in_(ids))).all() if ids else []
+    comments = (
+        db.session.scalars(select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id)).all()
+        if ids
+        else []
+    )  # in id order: concurrent bulk decisions lock rows in the same order
     reason = _reason() or ("Other" if action == "reject" else "")
+    changed = []
     for comment in comments:
-        service.moderate(db.session, comment, action, reason=reason, user_id=current_user.id)
+        seen = (request.form.get(f"seen-{comment.id}") or "")[:64]
+        try:  # raised before anything is changed
+            service.moderate(
+                db.session, comment, action, reason=reason, user_id=current_user.id, seen=seen
+            )
+        except service.ReplyChanged:
+            changed.append(comment.id)
     db.session.commit()
-    flash(f"{len(comments)} replies: {service.DECISIONS[action]}.", "info")
+    done = len(comments) - len(changed)
+    flash(f"{done} {'reply' if done == 1 else 'replies'}: {service.DECISIONS[action]}.", "info")
+    if changed:
+        flash(
+            f"{len(changed)} {'reply' if len(changed) == 1 else 'replies'} changed since you read "
+            f"them and {'was' if len(changed) == 1 else 'were'} not approved: "
+            f"{', '.join(str(i) for i in changed)}. Read {'it' if len(changed) == 1 else 'them'} "
+            "again below.",
+            "error",
+        )
     return _back(_tab(), _page(), form.next_id.data)
 
 

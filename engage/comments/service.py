@@ -56,6 +56,20 @@ class ReplyError(ValueError):
         self.field = field
 
 
+class ReplyChanged(ReplyError):
+    """A moderator approved a text the reply no longer has: nothing was changed."""
+
+    def __init__(self, comment: Comment):
+        super().__init__("This reply changed since you read it.", "seen")
+        self.comment = comment
+
+
+LOCKED_MESSAGE = (
+    "A moderator has already read this reply, so it can no longer be changed. "
+    "You can still delete it."
+)
+
+
 @dataclass
 class Posted:
     comment: Comment
@@ -64,8 +78,20 @@ class Posted:
 
 
 def text_hash(text: str) -> str:
-    """Ties an edit cookie to the reply's current text."""
+    """Ties an edit cookie, or a moderator's decision, to the reply's current text."""
     return hashlib.sha256((text or "").encode()).hexdigest()[:32]
+
+
+def seen_hash(comment: Comment) -> str:
+    """What a moderator's form, emailed link or API call sends back as the text it read."""
+    return text_hash(comment.body_markdown)
+
+
+def _lock(session: Session, comment: Comment) -> None:
+    """Reload the reply under a row lock (PostgreSQL; SQLite writers queue anyway), so an
+    author's edit and a moderator's decision never interleave."""
+    session.flush()
+    session.refresh(comment, with_for_update=True)
 
 
 def _settings():
@@ -200,16 +226,29 @@ def _ask_to_confirm_notifications(session: Session, commenter: Commenter, now: d
 
 
 def can_edit(comment: Comment, now: datetime | None = None) -> bool:
-    """Within 15 minutes of posting, and not deleted. The cookie is checked by the caller."""
+    """Within 15 minutes of posting, and not deleted: the author may delete it, and change it
+    unless `is_locked`. The cookie is checked by the caller."""
     now = now or utcnow()
     return comment.deleted_at is None and now - comment.created_at <= EDIT_WINDOW
 
 
+def is_locked(comment: Comment) -> bool:
+    """A moderator decided on this text: the author can no longer change it."""
+    return comment.moderated_at is not None
+
+
 def edit_reply(session: Session, comment: Comment, body: str, now: datetime | None = None):
-    """Change the text; the reply goes through the checks again. Raises ReplyError."""
+    """Change the text; the reply goes through the checks again.
+
+    Raises ReplyError after 15 minutes, and once a moderator has decided on the reply (the
+    row is locked first, so a decision being taken at this moment wins or sees the new text).
+    """
     now = now or utcnow()
     if not can_edit(comment, now):
         raise ReplyError("Replies can be changed for 15 minutes after posting.")
+    _lock(session, comment)
+    if is_locked(comment):
+        raise ReplyError(LOCKED_MESSAGE)
     body = (body or "").replace("\r\n", "\n").replace("\0", "")
     article = session.get(Article, comment.article_id)
     try:
@@ -257,15 +296,24 @@ def moderate(
     user_id: int | None = None,
     actor: str = "user",
     now: datetime | None = None,
+    seen: str | None = None,
 ) -> bool:
     """Approve, reject or mark as spam. Returns False if the reply already had that status.
 
+    `seen` is the `seen_hash` of the text the moderator read: an approval of a reply whose
+    text has changed since raises ReplyChanged and changes nothing (rejecting is safe, and
+    goes ahead). Every caller acting for a person passes it; None skips the check.
+    After any decision the author can no longer edit the reply (`is_locked`).
     Resolves the reply's open reports; an approval queues the reply notification.
     Raises ValueError for an unknown action.
     """
     if action not in DECISIONS:
         raise ValueError(f"unknown moderation action {action!r}")
     now = now or utcnow()
+    if seen is not None and action == "approve":
+        _lock(session, comment)
+        if seen != seen_hash(comment):
+            raise ReplyChanged(comment)
     status = DECISIONS[action]
     reports = session.execute(
         update(CommentReport)
@@ -276,6 +324,7 @@ def moderate(
         return False
     previous = comment.status
     comment.status = status
+    comment.moderated_at = now
     record(session, comment, action, reason, user_id=user_id, actor=actor, now=now)
     session.flush()
     if status == "approved" and previous != "approved":
@@ -537,7 +586,8 @@ class Node:
     own: bool = False
     children: list[Node] = field(default_factory=list)
     anchor: Node | None = None  # the depth-4 ancestor a deeper reply is listed under
-    editable: bool = False  # the reader's own reply, still inside the 15-minute window
+    deletable: bool = False  # the reader's own reply, still inside the 15-minute window
+    editable: bool = False  # ... and no moderator has decided on it yet
 
 
 @dataclass
@@ -558,6 +608,7 @@ _THREAD_COLUMNS = (
     Comment.created_at,
     Comment.edited_at,
     Comment.deleted_at,
+    Comment.moderated_at,
 )
 
 
@@ -592,9 +643,10 @@ def thread(session: Session, article_id: int, own_ids: set[int] | None = None) -
     for comment in rows:
         parent = by_id.get(comment.parent_id) if comment.parent_id else None
         node = Node(comment, 1, own=comment.id in own_ids)
-        node.editable = (
+        node.deletable = (
             node.own and comment.deleted_at is None and now - comment.created_at <= EDIT_WINDOW
         )
+        node.editable = node.deletable and comment.moderated_at is None
         own_needs_care = own_needs_care or (
             node.own and comment.status == "pending" and comment.flag_needs_care
         )

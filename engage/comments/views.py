@@ -256,6 +256,15 @@ def _edit_key() -> str:
 def edit(comment_id: int):
     comment, article = _own_reply(comment_id)
     form = EditForm()
+    if service.is_locked(comment):
+        # A moderator decided on these words: the page says why it offers only deletion.
+        return render_template(
+            "comments/edit.html",
+            form=form,
+            comment=comment,
+            article=article,
+            locked=service.LOCKED_MESSAGE,
+        ), (403 if request.method == "POST" else 200)
     if request.method == "GET":
         form.body.data = comment.body_markdown
         return render_template("comments/edit.html", form=form, comment=comment, article=article)
@@ -267,6 +276,14 @@ def edit(comment_id: int):
         service.edit_reply(db.session, comment, form.body.data or "")
     except service.ReplyError as exc:
         db.session.rollback()
+        if service.is_locked(comment):  # decided while the author was typing
+            return render_template(
+                "comments/edit.html",
+                form=form,
+                comment=comment,
+                article=article,
+                locked=service.LOCKED_MESSAGE,
+            ), 403
         return render_template(
             "comments/edit.html", form=form, comment=comment, article=article, error=str(exc)
         ), 400
@@ -404,6 +421,22 @@ def _link_problem(title: str, message: str, status: int):
     return render_template("comments/link.html", problem=(title, message)), status
 
 
+def _changed_since_read(comment: Comment, article: Article):
+    """The reply's author edited it after the email was sent: show the new words, decide
+    nothing. The edit put it back in the queue (and, in immediate mode, in a new email)."""
+    return render_template(
+        "comments/link.html",
+        problem=(
+            "This reply changed since you read it",
+            "Its author edited it after this email was sent, so this link cannot approve it. "
+            "Here is the reply as it is now; decide on it in the moderation queue.",
+        ),
+        comment=comment,
+        article=article,
+        text=emails.reply_as_text(comment, limit=5000),
+    ), 409
+
+
 @bp.route("/moderate/<action>/<token>", methods=["GET", "POST"])
 @no_store
 @limiter.limit("60 per hour", methods=["POST"])
@@ -449,6 +482,13 @@ def moderation_link(action: str, token: str):
             409,
         )
     article = db.session.get(Article, comment.article_id)
+    # The text the moderator read: the email's (links made before this check carry none, so
+    # the text their page showed, sent back by its form).
+    seen = payload.get("h") if isinstance(payload.get("h"), str) else None
+    if seen is None and request.method == "POST":
+        seen = request.form.get("seen", "")[:64]
+    if action == "approve" and seen is not None and seen != service.seen_hash(comment):
+        return _changed_since_read(comment, article)
     form = ButtonForm()
     reason = (request.form.get("reason") or "").strip()[:500]
     if request.method == "GET" or not form.validate_on_submit():
@@ -461,19 +501,27 @@ def moderation_link(action: str, token: str):
             comment=comment,
             article=article,
             text=emails.reply_as_text(comment, limit=5000),
+            seen=service.seen_hash(comment),
             reasons=service.REJECT_REASONS,
         ), (400 if request.method == "POST" else 200)
     if action == "reject" and reason not in service.REJECT_REASONS:
         reason = "Other"
     link.used_at = now
-    service.moderate(
-        db.session,
-        comment,
-        action,
-        reason=f"{reason} (from the moderation email)" if reason else "from the moderation email",
-        user_id=link.user_id,
-        now=now,
-    )
+    try:
+        service.moderate(
+            db.session,
+            comment,
+            action,
+            reason=f"{reason} (from the moderation email)"
+            if reason
+            else "from the moderation email",
+            user_id=link.user_id,
+            now=now,
+            seen=seen,
+        )
+    except service.ReplyChanged:
+        db.session.rollback()  # the link stays unused: nothing was decided with it
+        return _changed_since_read(comment, article)
     db.session.commit()
     return render_template(
         "comments/link.html",

@@ -13,16 +13,28 @@ from pydantic import (
 )
 from sqlalchemy import select
 
-from engage.api import ApiError, Filter, Page, PageQuery, Timestamp, api_route, paginate
+from engage.api import (
+    Answer,
+    ApiError,
+    Filter,
+    Page,
+    PageQuery,
+    Timestamp,
+    api_route,
+    current_api_key,
+    paginate,
+)
 from engage.extensions import db
+from engage.queue import enqueue
 from engage.subscriptions import importing, service
+from engage.subscriptions.emails import queue_signup_email
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
     SUBSCRIBER_STATUSES,
     Subscriber,
     Topic,
 )
-from engage.subscriptions.views import queue_signup_email
+from engage.urls import external_url
 
 # Ids beyond a 32-bit integer name no subscriber (and PostgreSQL refuses to compare them).
 MAX_ID = 2**31 - 1
@@ -112,6 +124,26 @@ class ImportOut(BaseModel):
     rejected: list[RejectedRow]
 
 
+class ImportJobOut(BaseModel):
+    """A large import, run by a worker in batches; poll `url` for its progress."""
+
+    id: int
+    url: str = Field(description="GET it for the progress: /api/v1/imports/{id}.")
+    status: Literal[importing.JOB_STATUSES] = Field(
+        description="queued, running, done, or failed (rows from `processed` on were not "
+        "imported: send them again)."
+    )
+    total: int = Field(description="Rows sent.")
+    processed: int = Field(description="Rows imported or rejected so far.")
+    created: int
+    updated: int
+    rejected: list[RejectedRow] = Field(description="So far, by row index.")
+    error: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
 class PreferencesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -182,6 +214,14 @@ def list_subscribers(query: SubscriberQuery):
     response=ImportOut,
     summary="Import subscribers",
     tags=TAGS,
+    answers=[
+        Answer(
+            202,
+            f"More than {importing.SYNC_ROWS} rows: the import runs in the background; "
+            "poll `url` (also in the Location header).",
+            ImportJobOut,
+        )
+    ],
 )
 def import_subscribers(body: ImportIn):
     """Each row is imported whole or rejected with a reason; the others still go in.
@@ -192,8 +232,19 @@ def import_subscribers(body: ImportIn):
     new evidence or while still pending; an unsubscribed, erased or bounced address comes back
     only with evidence given after it left. A later row repeating an address is rejected.
     Malformed JSON types answer 422 for the whole request, and nothing is written.
+
+    Up to 1,000 rows are imported at once and answered 200 with the counts. Up to 20,000 are
+    answered 202 with a job (same rules, same rejection reasons) that a worker runs in
+    batches; `GET /api/v1/imports/{id}` gives its progress. The body is also bounded by the
+    server's MAX_CONTENT_LENGTH (1 MiB by default: about 5,000 rows with consent evidence).
     """
-    report = importing.import_subscribers(db.session, [row.to_row() for row in body.subscribers])
+    rows = [row.to_row() for row in body.subscribers]
+    if len(rows) > importing.SYNC_ROWS:
+        job = importing.create_import_job(db.session, rows, api_key_id=current_api_key().id)
+        enqueue("engage.subscriptions.run_import", job.id)  # sent once the request commits
+        out = _job_out(job, [])
+        return out, 202, {"Location": out.url}
+    report = importing.import_subscribers(db.session, rows)
     for outcome in report.signups:
         queue_signup_email(outcome)  # sent once the request commits
     return ImportOut(
@@ -203,6 +254,40 @@ def import_subscribers(body: ImportIn):
             RejectedRow(index=r.index, email=r.email, reason=r.reason) for r in report.rejected
         ],
     )
+
+
+def _job_out(job: importing.ImportJob, rejections) -> ImportJobOut:
+    return ImportJobOut(
+        id=job.id,
+        url=external_url("api.get_import", job_id=job.id),
+        status=job.status,
+        total=job.total,
+        processed=job.processed,
+        created=job.created,
+        updated=job.updated,
+        rejected=[
+            RejectedRow(index=r.row_index, email=r.email, reason=r.reason) for r in rejections
+        ],
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+@api_route(
+    "/imports/<int:job_id>",
+    role="editor",
+    response=ImportJobOut,
+    summary="Progress of a large import",
+    tags=TAGS,
+)
+def get_import(job_id: int):
+    """Status, rows processed, created, updated, and each rejected row with its reason."""
+    job = db.session.get(importing.ImportJob, job_id) if job_id <= MAX_ID else None
+    if job is None:
+        raise ApiError(404, "There is no import with this id.")
+    return _job_out(job, importing.job_rejections(db.session, job.id))
 
 
 @api_route(

@@ -96,6 +96,14 @@ def queue_already_subscribed(subscriber: Subscriber) -> None:
     queue_email("subscription_already", subscriber.email, subscription_already(subscriber))
 
 
+def queue_signup_email(outcome) -> None:
+    """Queue what a sign-up (`service.SignUp`) decided the address gets, if anything."""
+    if outcome.email_to_send == "confirm":
+        queue_confirmation(outcome.subscriber, outcome.consent)
+    elif outcome.email_to_send == "already_subscribed":
+        queue_already_subscribed(outcome.subscriber)
+
+
 @outbox.after_sent("subscription_confirm")
 def _confirmation_accepted(session, row) -> None:
     service.confirmation_accepted(session, row.recipient)

@@ -35,7 +35,7 @@ from engage.core.edge import NUL, has_nul
 from engage.core.errors import MESSAGES, json_error
 from engage.extensions import csrf, db, limiter
 from engage.subscriptions import service
-from engage.subscriptions.views import queue_signup_email
+from engage.subscriptions.emails import queue_signup_email
 from engage.urls import external_url
 
 bp = Blueprint("subscriptions_embed", __name__)

@@ -52,7 +52,11 @@ class Subscriber(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     interests: Mapped[dict] = mapped_column(JSON, default=dict)
     # Opaque id in /u/<id> unsubscribe links: random, stored, revocable, survives key rotation.
-    unsubscribe_id: Mapped[str] = mapped_column(String(32), unique=True, default=opaque_id)
+    # Also the insert sentinel: set before the INSERT and unique, it lets SQLite (whose
+    # RETURNING has no order) take a bulk import's new rows in one statement too.
+    unsubscribe_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=opaque_id, insert_sentinel=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

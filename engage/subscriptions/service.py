@@ -90,12 +90,28 @@ def is_suppressed(session: Session, address: str) -> bool:
     return found is not None
 
 
-def resolve_topics(session: Session, slugs: list[str] | None) -> list[Topic]:
-    """Topics by slug; none given means the default topics. Unknown slugs are refused."""
-    if not slugs:
+def topic_catalogue(session: Session) -> dict[str, Topic]:
+    """Every topic by slug, for callers resolving many choices at once (the bulk import)."""
+    return {topic.slug: topic for topic in session.scalars(select(Topic))}
+
+
+def resolve_topics(
+    session: Session, slugs: list[str] | None, catalogue: dict[str, Topic] | None = None
+) -> list[Topic]:
+    """Topics by slug; none given means the default topics. Unknown slugs are refused.
+
+    With `catalogue` (from `topic_catalogue`) no query runs.
+    """
+    if catalogue is not None:
+        if not slugs:
+            return [topic for topic in catalogue.values() if topic.is_default]
+        wanted = sorted(set(slugs))
+        found = [catalogue[slug] for slug in wanted if slug in catalogue]
+    elif not slugs:
         return list(session.scalars(select(Topic).where(Topic.is_default)).all())
-    wanted = sorted(set(slugs))
-    found = list(session.scalars(select(Topic).where(Topic.slug.in_(wanted))).all())
+    else:
+        wanted = sorted(set(slugs))
+        found = list(session.scalars(select(Topic).where(Topic.slug.in_(wanted))).all())
     missing = set(wanted) - {t.slug for t in found}
     if missing:
         raise InvalidChoice(
@@ -184,14 +200,42 @@ def sign_up(
     address = normalise_email(email)
     chosen_topics = resolve_topics(session, topics)
     chosen_digest = check_digest(digest)
-    version = consent_version or current_app.config["ENGAGE"].consent_version
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    outcome = record_sign_up(
+        session,
+        subscriber,
+        address,
+        chosen_topics,
+        chosen_digest,
+        source=source,
+        consent_text=consent_text,
+        consent_version=consent_version,
+        now=now,
+    )
+    session.flush()
+    return outcome
 
+
+def record_sign_up(
+    session: Session,
+    subscriber: Subscriber | None,
+    address: str,
+    topics: list[Topic],
+    digest: str,
+    *,
+    source: str,
+    consent_text: str = CONSENT_TEXT,
+    consent_version: str | None = None,
+    now: datetime,
+) -> SignUp:
+    """`sign_up` for an address already normalised (`subscriber` is its row, or None) and
+    choices already checked: changes objects only, no query and no flush, so the bulk import
+    can record many and flush once. A persistent `subscriber` needs its consents loaded."""
+    version = consent_version or current_app.config["ENGAGE"].consent_version
     if subscriber is not None and subscriber.status == "confirmed":
         if not _may_send_confirmation(subscriber, now):
             return SignUp(subscriber, None, None)
         _note_confirmation_sent(subscriber, None, now)
-        session.flush()
         return SignUp(subscriber, None, "already_subscribed")
 
     if subscriber is None:
@@ -204,8 +248,8 @@ def sign_up(
         )
         session.add(subscriber)
     # Pending or unsubscribed: the new choices wait for confirmation like a new sign-up.
-    subscriber.topics = chosen_topics
-    subscriber.digest = chosen_digest
+    subscriber.topics = topics
+    subscriber.digest = digest
     consent = Consent(
         subscriber=subscriber,
         source=printable(source, 300),
@@ -217,7 +261,6 @@ def sign_up(
     send = _may_send_confirmation(subscriber, now)
     if send:
         _note_confirmation_sent(subscriber, consent, now)
-    session.flush()
     return SignUp(subscriber, consent, "confirm" if send else None)
 
 
@@ -237,15 +280,21 @@ def confirm(session: Session, subscriber_id: int, consent_id: int, now: datetime
     if consent.withdrawn_at is not None:
         raise ConfirmError("This sign-up was withdrawn. You can sign up again at any time.")
     newly = subscriber.status != "confirmed"
+    mark_confirmed(subscriber, consent, now)
+    # New consent lifts an earlier erasure or bounce suppression.
+    session.execute(delete(Suppression).where(Suppression.email_hash == subscriber.email_hash))
+    session.flush()
+    return subscriber, newly
+
+
+def mark_confirmed(subscriber: Subscriber, consent: Consent, now: datetime) -> None:
+    """The object changes of a confirmation (`confirm` checks the link and lifts the
+    suppression; the bulk import lifts many at once)."""
     subscriber.status = "confirmed"
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     subscriber.hard_bounces = 0
     consent.confirmed_at = now
-    # New consent lifts an earlier erasure or bounce suppression.
-    session.execute(delete(Suppression).where(Suppression.email_hash == subscriber.email_hash))
-    session.flush()
-    return subscriber, newly
 
 
 def find_by_unsubscribe_id(session: Session, unsubscribe_id: str) -> Subscriber | None:

@@ -26,6 +26,7 @@ from engage.core.security import no_store
 from engage.extensions import csrf, db, limiter
 from engage.subscriptions import emails as subscription_emails
 from engage.subscriptions import service
+from engage.subscriptions.emails import queue_signup_email
 from engage.subscriptions.forms import (
     ConfirmActionForm,
     EraseForm,
@@ -60,13 +61,6 @@ def _source(raw: str | None) -> str:
     raw = (raw or request.referrer or "").strip()
     path = urlsplit(raw).path if raw else ""
     return f"form:{path or '/subscribe'}"[:300]
-
-
-def queue_signup_email(outcome: service.SignUp) -> None:
-    if outcome.email_to_send == "confirm":
-        subscription_emails.queue_confirmation(outcome.subscriber, outcome.consent)
-    elif outcome.email_to_send == "already_subscribed":
-        subscription_emails.queue_already_subscribed(outcome.subscriber)
 
 
 def _signup_page(state: dict | None = None, status: int = 200):

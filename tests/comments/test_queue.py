@@ -43,7 +43,7 @@ def test_approve_reject_spam_keep_the_queue_in_place(client, db, moderator, repl
     token = csrf_token(client, "/admin/comments/")
     response = client.post(
         f"/admin/comments/{second.id}/approve?tab=pending&page=1",
-        data={"csrf_token": token, "next_id": str(third.id)},
+        data={"csrf_token": token, "next_id": str(third.id), "seen": service.seen_hash(second)},
     )
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"?tab=pending&page=1#c-{third.id}")
