@@ -8,7 +8,7 @@ is refused with 409, never published unread.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import Response
 from pydantic import BaseModel, ConfigDict, Field
