@@ -78,15 +78,20 @@ class RejectIn(BaseModel):
     reason: str = Field("", max_length=500)
 
 
+# JSON object keys are strings: a reply id written as one.
+CommentIdKey = Annotated[str, Field(pattern=r"^[0-9]{1,10}$")]
+
+
 class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ids: list[int] = Field(min_length=1, max_length=200)
     action: Literal["approve", "reject", "spam"]
     reason: str = Field("", max_length=500)
-    seen: dict[int, Annotated[str, Field(max_length=64)]] | None = Field(
-        None,
+    seen: dict[CommentIdKey, Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=dict,
         max_length=200,
+        json_schema_extra={"additionalProperties": False},
         description="Required to approve: each reply's `text_hash` as you read it, by id. "
         "Replies edited since (or not in `seen`) are listed in `stale` and left as they are.",
     )
@@ -299,12 +304,6 @@ def bulk_comments(body: BulkIn):
     To approve, send `seen` (id → `text_hash` as you read it): replies edited since, or
     without a hash, are listed in `stale` and not approved.
     """
-    if body.action == "approve" and body.seen is None:
-        raise ApiError(
-            422,
-            "Some fields are not valid.",
-            fields={"seen": "approving needs each reply's text_hash as you read it, by id"},
-        )
     ids = [i for i in dict.fromkeys(body.ids) if 0 < i <= MAX_ID]
     comments = {c.id: c for c in db.session.scalars(select(Comment).where(Comment.id.in_(ids)))}
     key = current_api_key()
@@ -323,7 +322,7 @@ def bulk_comments(body: BulkIn):
                 reason=body.reason.strip() or f"by API key {key.name}",
                 user_id=key.created_by_id,
                 actor="api",
-                seen=(body.seen or {}).get(comment_id, "") if body.action == "approve" else None,
+                seen=body.seen.get(str(comment_id), "") if body.action == "approve" else None,
             )
         except service.ReplyChanged:
             stale.append(comment_id)

@@ -49,6 +49,15 @@ def content_from_markdown(body_markdown: str) -> tuple[str, str]:
     return f"<mj-text>{body_html}</mj-text>", body_markdown.strip()
 
 
+# Control characters (other than tab and line breaks) have no meaning in a newsletter, and the
+# MJML parser refuses them: a pasted one would make the whole body unreadable.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
 def render_newsletter(
     subject: str,
     preheader: str = "",
@@ -71,7 +80,7 @@ def render_newsletter(
         except ValueError as exc:  # mjml-python reports malformed MJML as ValueError
             raise NewsletterRenderError(f"The MJML could not be read: {exc}") from None
     else:
-        content_mjml, content_text = content_from_markdown(body_markdown or "")
+        content_mjml, content_text = content_from_markdown(_printable(body_markdown or ""))
     context = {
         "newsletter_subject": subject,
         "preheader": preheader,

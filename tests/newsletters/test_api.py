@@ -159,3 +159,15 @@ def test_send_a_test_copy(client, editor, db, tasks, smtp_server):
     db.session.expire_all()
     assert db.session.get(Newsletter, newsletter_id).status == "draft"
     assert sending.send_test_message(db.session, 999999, "x@example.org") is None
+
+
+def test_a_control_character_pasted_into_markdown_does_not_break_the_render(
+    client, editor, db, readers
+):
+    # Found by the contract test: U+001E made the MJML unreadable, and the API said 422.
+    topic = add_topic(db.session)
+    db.session.commit()
+    created = create(client, editor, topic, body_markdown="Hello\x1e readers\x07.")
+    assert created.status_code == 201, created.get_data(as_text=True)
+    newsletter = db.session.get(Newsletter, created.get_json()["id"])
+    assert newsletter.body_markdown  # kept as written; only the render leaves them out
