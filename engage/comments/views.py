@@ -256,7 +256,8 @@ def _edit_key() -> str:
 def edit(comment_id: int):
     comment, article = _own_reply(comment_id)
     form = EditForm()
-    if service.is_locked(comment):
+
+    def locked(status: int):
         # A moderator decided on these words: the page says why it offers only deletion.
         return render_template(
             "comments/edit.html",
@@ -264,7 +265,10 @@ def edit(comment_id: int):
             comment=comment,
             article=article,
             locked=service.LOCKED_MESSAGE,
-        ), (403 if request.method == "POST" else 200)
+        ), status
+
+    if service.is_locked(comment):
+        return locked(403 if request.method == "POST" else 200)
     if request.method == "GET":
         form.body.data = comment.body_markdown
         return render_template("comments/edit.html", form=form, comment=comment, article=article)
@@ -277,13 +281,7 @@ def edit(comment_id: int):
     except service.ReplyError as exc:
         db.session.rollback()
         if service.is_locked(comment):  # decided while the author was typing
-            return render_template(
-                "comments/edit.html",
-                form=form,
-                comment=comment,
-                article=article,
-                locked=service.LOCKED_MESSAGE,
-            ), 403
+            return locked(403)
         return render_template(
             "comments/edit.html", form=form, comment=comment, article=article, error=str(exc)
         ), 400

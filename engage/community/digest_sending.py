@@ -56,18 +56,11 @@ def tick(session: Session, now: datetime | None = None) -> Plan:
     """Finish editions with nothing left; plan batches where due rows wait for nobody.
     The caller commits."""
     now = now or utcnow()
-    plan = Plan()
     open_editions = session.scalars(
         select(DigestEdition.id).where(DigestEdition.finished_at.is_(None))
     ).all()
-    for edition_id in open_editions:
-        ready, claimed, deferred = pipeline.open_rows(session, rows_of(edition_id), now)
-        if not ready and not claimed and not deferred:
-            if finish_if_done(session, edition_id, now):
-                plan.finished.append(edition_id)
-        elif ready and not claimed:
-            plan.dispatch.append((edition_id, pipeline.workers_for(ready)))
-    return plan
+    finished, dispatch = pipeline.survey(session, open_editions, rows_of, finish_if_done, now)
+    return Plan(finished=finished, dispatch=dispatch)
 
 
 class DigestSend:

@@ -196,14 +196,9 @@ def tick(session: Session, now: datetime | None = None) -> Plan:
             Newsletter.status == "sending", Newsletter.id.not_in(plan.started or [0])
         )
     ).all()
-    for newsletter_id in sending:
-        ready, claimed, deferred = pipeline.open_rows(session, rows_of(newsletter_id), now)
-        if not ready and not claimed and not deferred:
-            if finish_if_done(session, newsletter_id, now):
-                plan.finished.append(newsletter_id)
-        elif ready and not claimed:
-            # Nobody is working on it (the batch tasks were lost, or the send was resumed).
-            plan.dispatch.append((newsletter_id, pipeline.workers_for(ready)))
+    finished, dispatch = pipeline.survey(session, sending, rows_of, finish_if_done, now)
+    plan.finished += finished
+    plan.dispatch += dispatch
     return plan
 
 

@@ -138,6 +138,28 @@ def open_rows(session: Session, which, now: datetime | None = None) -> tuple[int
     return rows.get("pending", 0) - deferred, rows.get("claimed", 0), deferred
 
 
+def survey(
+    session: Session,
+    parent_ids,
+    rows_of: Callable[[int], object],
+    finish: Callable[[Session, int, datetime], bool],
+    now: datetime,
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """For each open send of one producer: `finish` it when no row is left, or plan batch
+    tasks where due rows wait for nobody (the batch tasks were lost, or a send was resumed).
+    Returns (finished ids, [(id, how many batch tasks)])."""
+    finished: list[int] = []
+    dispatch: list[tuple[int, int]] = []
+    for parent_id in parent_ids:
+        ready, claimed, deferred = open_rows(session, rows_of(parent_id), now)
+        if not ready and not claimed and not deferred:
+            if finish(session, parent_id, now):
+                finished.append(parent_id)
+        elif ready and not claimed:
+            dispatch.append((parent_id, workers_for(ready)))
+    return finished, dispatch
+
+
 def release_expired_leases(session: Session, which=None, now: datetime | None = None) -> int:
     """Put claimed rows whose lease ran out (their worker died) back to pending: those
     matching `which`, or everyone's."""
