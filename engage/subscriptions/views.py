@@ -48,7 +48,12 @@ def _signup_limit() -> str:
 
 def _address_key() -> str:
     """Rate-limit key for the submitted address: a keyed hash, never the address itself."""
-    submitted = (request.form.get("email") or "").strip().lower()[:320]
+    submitted = (request.form.get("email") or "").strip()[:320]
+    try:
+        # Every spelling of one mailbox shares one budget.
+        submitted = service.normalise_email(submitted)
+    except service.InvalidAddress:
+        submitted = submitted.lower()
     return "address:" + service.address_hash(submitted)
 
 
