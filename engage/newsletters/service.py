@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from engage.addresses import without_encoded_words
 from engage.mail.message import mask_address
 from engage.newsletters.models import Newsletter, newsletter_topics
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
@@ -263,7 +264,7 @@ def cancel(session: Session, newsletter: Newsletter, now: datetime | None = None
 
 
 def audience_query(topic_ids):
-    """SELECT of the subscriber ids a send to these topics reaches: confirmed, with an
+    """SELECT of the subscriber ids a send to these topics reaches: confirmed, with a usable
     address, not suppressed, once each however many of the topics they chose."""
     chosen = exists().where(
         subscriber_topics.c.subscriber_id == Subscriber.id,
@@ -273,6 +274,7 @@ def audience_query(topic_ids):
     return select(Subscriber.id).where(
         Subscriber.status == "confirmed",
         Subscriber.email.is_not(None),
+        without_encoded_words(Subscriber.email),
         chosen,
         ~suppressed,
     )
