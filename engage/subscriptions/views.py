@@ -64,7 +64,10 @@ def topic_choices() -> list[tuple[str, str]]:
 
 def _source(raw: str | None) -> str:
     raw = (raw or request.referrer or "").strip()
-    path = urlsplit(raw).path if raw else ""
+    try:
+        path = urlsplit(raw).path if raw else ""
+    except ValueError:  # "http://[::1": the page is not known, the sign-up still counts
+        path = ""
     return f"form:{path or '/subscribe'}"[:300]
 
 
