@@ -25,6 +25,10 @@ WEB_SCHEMES = ("http", "https")
 # parsers treat in different ways: `\` is a `/` to a browser and not to urllib.
 _NOT_IN_URLS = frozenset('<>"\\`{}|^')
 _ASCII_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_IGNORED_IN_URLS = re.compile(r"[\t\n\r]")
+_C0_AND_SPACE = "".join(chr(code) for code in range(0x21))  # stripped from both ends of a URL
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class InvalidUrl(ValueError):
@@ -97,3 +101,37 @@ def _valid_host(host: str) -> bool:
     except (idna.IDNAError, UnicodeError):
         return False
     return True
+
+
+def is_remote_resource(url: str, base_url: str) -> bool:
+    """Whether loading `url` (an image, a style sheet) reaches anyone but Engage itself.
+
+    Not remote: a `data:` URI, a relative path (in an email it loads nothing; on the web it
+    loads from us), an address under `base_url` (same scheme, host and port). Anything else
+    is, including what cannot be
+    parsed, since a browser may still make something of it. Read as browsers read: tabs and
+    line breaks dropped, a backslash taken for a slash.
+    """
+    value = _IGNORED_IN_URLS.sub("", url or "").strip(_C0_AND_SPACE)
+    value = value.replace("\\", "/")
+    if not value:
+        return False
+    if value[:5].lower() == "data:":
+        return False
+    if not value.startswith("//") and not _SCHEME.match(value):
+        return False  # a path on whichever site shows it
+    try:
+        parts = urlsplit(value)
+        base = urlsplit(base_url or "")
+        port, base_port = parts.port, base.port
+    except ValueError:
+        return True
+    if not base.hostname or parts.username is not None or parts.password is not None:
+        return True
+    scheme = parts.scheme.lower() or base.scheme.lower()
+    if (scheme, (parts.hostname or "")) != (base.scheme.lower(), base.hostname.lower()):
+        return True
+    if (port or _DEFAULT_PORTS.get(scheme)) != (base_port or _DEFAULT_PORTS.get(scheme)):
+        return True
+    prefix = base.path.rstrip("/") + "/"
+    return not (parts.path or "/").startswith(prefix)
