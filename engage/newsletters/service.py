@@ -21,6 +21,7 @@ from engage.addresses import without_encoded_words
 from engage.mail.message import mask_address
 from engage.newsletters.models import Newsletter, newsletter_topics
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
+from engage.newsletters.validate import remote_images
 from engage.queue import enqueue
 from engage.sending.models import Delivery
 from engage.sending.pipeline import delivery_counts
@@ -99,6 +100,11 @@ def _body(body_markdown: str | None, body_mjml: str | None) -> tuple[str | None,
     mjml = body_mjml if body_mjml and body_mjml.strip() else None
     if markdown is None and mjml is None:
         raise NewsletterError("Please write the newsletter (Markdown or MJML).", "body_markdown")
+    # No tracking: whichever way the body comes in (the form, the API), no remote image.
+    remote = remote_images(mjml) if mjml is not None else []
+    if remote:
+        where = f"Line {remote[0].line}: " if remote[0].line else ""
+        raise NewsletterError(where + remote[0].message, "body_mjml")
     return markdown, mjml
 
 
