@@ -23,7 +23,15 @@ ENCODED_WORD_START = "=?"
 
 
 class InvalidAddress(ValueError):
-    """The address cannot be used; the message is fit to show the person who typed it."""
+    """The address cannot be used; the message is fit to show the person who typed it.
+
+    `detail` is email-validator's own explanation when there is one ("An email address must
+    have an @-sign."), for staff and the command line.
+    """
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail or message
 
 
 def has_encoded_word(address: str) -> bool:
@@ -46,9 +54,9 @@ def normalise_email(raw: str | None) -> str:
         )
     try:
         result = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
-    except EmailNotValidError:
+    except EmailNotValidError as exc:
         raise InvalidAddress(
-            "That does not look like an email address. Please check it and try again."
+            "That does not look like an email address. Please check it and try again.", str(exc)
         ) from None
     local, _, domain = result.normalized.rpartition("@")
     # Local parts are case-sensitive in theory and never in practice: one person, one row.

@@ -39,7 +39,7 @@ def normalise_staff_email(email: str) -> str:
     try:
         return normalise_email(email)
     except InvalidAddress as exc:
-        raise AccountError(str(exc)) from None
+        raise AccountError(exc.detail) from None
 
 
 def hash_password(password: str) -> str:

@@ -27,7 +27,7 @@ def send_test(to: str) -> None:
     try:
         address = normalise_email(to)
     except InvalidAddress as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.detail) from None
     queue_email("test_message", address, emails.test_message(address))
     db.session.commit()
     click.echo(f"Test email queued for {address}.")
