@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 
 from flask import current_app, request
 from flask_limiter import Limiter
@@ -28,11 +29,30 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def client_network(address: str | None) -> str:
+    """The part of a client address that names one client: an IPv4 address as it is, an IPv6
+    address as its /64.
+
+    One IPv6 subscriber line gets a whole /64 (often more) and picks any address in it, so a
+    limit per IPv6 address is no limit at all. An IPv4-mapped IPv6 address is its IPv4 one.
+    """
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def hashed_client_key() -> str:
-    """Rate-limit key: a keyed hash of the client address, so no raw IP reaches the store."""
+    """Rate-limit key: a keyed hash of the client's network (`client_network`), so no raw IP
+    reaches the store."""
     secret = current_app.config["SECRET_KEY"].encode()
-    address = (request.remote_addr or "unknown").encode()
-    return hmac.new(secret, b"rate-limit:" + address, hashlib.sha256).hexdigest()[:32]
+    network = client_network(request.remote_addr).encode()
+    return hmac.new(secret, b"rate-limit:" + network, hashlib.sha256).hexdigest()[:32]
 
 
 db = SQLAlchemy(model_class=Base)

@@ -7,13 +7,13 @@ import secrets
 import unicodedata
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engage.accounts.models import ROLES, ApiKey, User
+from engage.addresses import InvalidAddress, normalise_email
 from engage.types import opaque_id, utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -35,10 +35,11 @@ class AccountError(ValueError):
 
 
 def normalise_staff_email(email: str) -> str:
+    """The address as stored for a staff user. Raises AccountError."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise AccountError(str(exc)) from None
+        return normalise_email(email)
+    except InvalidAddress as exc:
+        raise AccountError(exc.detail) from None
 
 
 def hash_password(password: str) -> str:

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from werkzeug.routing import BuildError
 
+from engage.addresses import without_encoded_words
 from engage.community import purposes as purpose_list
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, placeholder, render_email
@@ -98,6 +99,7 @@ def _audience(frequency: str):
     return and_(
         Subscriber.status == "confirmed",
         Subscriber.email.is_not(None),
+        without_encoded_words(Subscriber.email),
         Subscriber.digest == frequency,
         ~suppressed,
     )

@@ -22,7 +22,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
@@ -40,6 +39,7 @@ from engage.tokens import (
     rotate_link_key,
 )
 from engage.types import utcnow
+from engage.urls import InvalidUrl, check_web_url, is_web_url
 
 Listing = SupportGroup | Event
 
@@ -110,8 +110,24 @@ def valid_timezone(name: str) -> bool:
 
 
 def web_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
+    """Whether `value` is a web address we link to (never raises, whatever is stored)."""
+    return is_web_url(value)
+
+
+# A contact that sets out to be a link ("https://…", "www.…"): it must then be a sound one.
+_LINK_LIKE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|https?:|www\.)", re.IGNORECASE)
+
+
+def _contact(values, errors) -> str:
+    contact = _text(
+        values, errors, "contact", 300, required=True, label="a way to contact the group"
+    )
+    if "contact" not in errors and _LINK_LIKE.match(contact):
+        try:
+            check_web_url(contact if "://" in contact else f"https://{contact}", limit=300)
+        except InvalidUrl as exc:
+            errors["contact"] = str(exc)
+    return contact
 
 
 def _text(values, errors, name, limit, *, required=False, multiline=False, label=None):
@@ -179,9 +195,7 @@ def clean_group(values: dict, *, partial: bool = False) -> dict:
     if has("how_to_join"):
         out["how_to_join"] = _text(values, errors, "how_to_join", 3000, multiline=True)
     if has("contact"):
-        out["contact"] = _text(
-            values, errors, "contact", 300, required=True, label="a way to contact the group"
-        )
+        out["contact"] = _contact(values, errors)
     if errors:
         raise ListingInvalid(errors)
     return out
@@ -219,9 +233,13 @@ def clean_event(session: Session, values: dict, *, partial=False, public=False, 
     if has("location"):
         out["location"] = _text(values, errors, "location", 300)
     if has("online_url"):
-        out["online_url"] = clean_text(values.get("online_url"), 500)
-        if out["online_url"] and not web_url(out["online_url"]):
-            errors["online_url"] = "Please give a web address starting with https://."
+        raw = values.get("online_url")
+        out["online_url"] = "" if raw is None else str(raw).strip()
+        if out["online_url"]:
+            try:
+                check_web_url(out["online_url"])
+            except InvalidUrl as exc:
+                errors["online_url"] = str(exc)
     if has("group_id"):
         group_id = values.get("group_id")
         out["group_id"] = group_id or None

@@ -7,10 +7,10 @@ function in `engage.mail.emails`; the worker task `engage.send_email` sends it.
 from __future__ import annotations
 
 import click
-from email_validator import EmailNotValidError, validate_email
 from flask import Flask
 from flask.cli import AppGroup
 
+from engage.addresses import InvalidAddress, normalise_email
 from engage.extensions import db
 from engage.mail import emails
 from engage.mail.message import redact_logs
@@ -25,9 +25,9 @@ mail_cli = AppGroup("mail", help="Send and check email.")
 def send_test(to: str) -> None:
     """Queue the test email to TO (a worker sends it)."""
     try:
-        address = validate_email(to.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise click.ClickException(str(exc)) from None
+        address = normalise_email(to)
+    except InvalidAddress as exc:
+        raise click.ClickException(exc.detail) from None
     queue_email("test_message", address, emails.test_message(address))
     db.session.commit()
     click.echo(f"Test email queued for {address}.")

@@ -3,6 +3,11 @@
 Messages are serialised with `policy.SMTP.clone(max_line_length=None)`: under the default
 policy Python folds (and may RFC 2047-encode) header lines over ~77 characters, and a
 `List-Unsubscribe` that no longer starts with `<` is ignored by mail clients.
+
+The SMTP envelope is what decides who gets a message, so it is never read back from the
+headers: `build_message` records the sender and the recipient it was given (the stored
+address) on the message, and `envelope` returns them. Parsing the To header would decode RFC
+2047 encoded words, and `=?utf-8?q?victim?=@example.org` would become `victim@example.org`.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
 import idna
 
+from engage.addresses import has_encoded_word
 from engage.mail.render import Rendered
 
 # Bodies are encoded with lines of at most 78 characters; on the wire every line ends in CRLF
@@ -28,6 +34,18 @@ WIRE_POLICY = policy.SMTP.clone(max_line_length=None)
 
 # Headers a caller may not override: they identify the message and its parts.
 _RESERVED = {"from", "to", "subject", "message-id", "date", "mime-version", "content-type"}
+
+
+class OutgoingMessage(EmailMessage):
+    """An EmailMessage that knows its SMTP envelope (set by `build_message`).
+
+    `envelope_recipients` holds the address the message was built for, as the caller gave it
+    (the stored address, its domain in IDNA form): the transport's RCPT TO, whatever the
+    headers say.
+    """
+
+    envelope_sender: str = ""
+    envelope_recipients: tuple[str, ...] = ()
 
 
 def _refuse_newlines(name: str, value: str) -> None:
@@ -130,11 +148,13 @@ def build_message(
     sender: str,
     headers: Mapping[str, str] | None = None,
     domain: str | None = None,
-) -> EmailMessage:
-    """A multipart/alternative message (text, then HTML) from `sender` to the one address `to`.
+) -> OutgoingMessage:
+    """A multipart/alternative message (text, then HTML) from `sender` to the one address `to`
+    (`address` or `Name <address>`), which becomes the envelope recipient as given.
 
     `headers` adds extra headers (List-Id, List-Unsubscribe…). Raises ValueError for a line
-    break in any header value or address, or an address that does not parse.
+    break in any header value or address, an address that does not parse, an address with
+    RFC 2047 syntax (`=?`), or a To header that would name anyone else.
     """
     _refuse_newlines("From", sender)
     _refuse_newlines("To", to)
@@ -147,11 +167,23 @@ def build_message(
     for label, value in (("From", sender), ("To", to)):
         if "@" not in parseaddr(value)[1]:
             raise ValueError(f"{label} is not an email address: {value!r}")
+    pairs = getaddresses([to])
+    if len(pairs) != 1:
+        raise ValueError(f"To must be one address, not {to!r}")
+    [(name, address)] = pairs
+    recipient = ascii_domain(address)
+    if has_encoded_word(recipient):
+        raise ValueError(f"To holds RFC 2047 syntax, which names another mailbox: {to!r}")
 
-    to = ascii_domain(to)
-    msg = EmailMessage(policy=BUILD_POLICY)
+    msg = OutgoingMessage(policy=BUILD_POLICY)
+    msg.envelope_sender = parseaddr(sender)[1]
+    msg.envelope_recipients = (recipient,)
     msg["From"] = sender
-    msg["To"] = to
+    msg["To"] = Address(display_name=name, addr_spec=recipient) if name else recipient
+    # The header must show the reader the address the message is delivered to, and no other.
+    shown = [a.addr_spec for a in msg["To"].addresses]
+    if shown != [recipient]:
+        raise ValueError(f"To would name {shown!r}, not the recipient {recipient!r}")
     msg["Subject"] = rendered.subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=domain or message_id_domain(sender))
@@ -198,13 +230,13 @@ def serialise(msg: EmailMessage) -> bytes:
 
 
 def envelope(msg: EmailMessage) -> tuple[str, list[str]]:
-    """The envelope sender and recipients (addr-specs) of a built message."""
-    sender = msg["From"].addresses[0].addr_spec
-    recipients: list[str] = []
-    for field in ("To", "Cc"):
-        header = msg.get(field)
-        if header is not None:
-            recipients.extend(a.addr_spec for a in header.addresses if isinstance(a, Address))
-    if not recipients:
-        raise ValueError("the message has no recipient")
+    """The envelope sender and recipients (addr-specs) `build_message` recorded on `msg`.
+
+    Never read from the headers (see the module's docstring). Raises ValueError for a message
+    that carries no envelope, i.e. one not made by `build_message`.
+    """
+    sender = getattr(msg, "envelope_sender", "")
+    recipients = list(getattr(msg, "envelope_recipients", ()))
+    if not sender or not recipients:
+        raise ValueError("the message has no envelope recipient: build it with build_message")
     return sender, recipients

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from engage.articles import service as articles
-from engage.urls import external_url
+from engage.urls import external_url, is_web_url
 
 FORMAT_LABELS = {"in_person": "In person", "online": "Online", "hybrid": "In person and online"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
@@ -68,7 +68,9 @@ def _events(session: Session) -> list[Item]:
         when = f"{start:%A %-d %B %Y, %H:%M} ({start.tzname() or event.timezone})"
         where = event.location or ("Online" if event.online_url else "")
         details = tuple(part for part in (when, where) if part)
-        items.append(Item(title=event.title, url=event.online_url or "", details=details))
+        # A link stored before links were checked is left out rather than mailed broken.
+        url = event.online_url if is_web_url(event.online_url) else ""
+        items.append(Item(title=event.title, url=url, details=details))
     return items
 
 
@@ -87,10 +89,17 @@ def _md(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+def _md_url(url: str) -> str:
+    # A parenthesis would end the link early: <…> holds it (checked URLs have no < > or spaces).
+    return f"<{url}>" if "(" in url or ")" in url else url
+
+
 def as_markdown(heading: str, items: list[Item]) -> str:
     lines = [f"## {_md(heading)}", ""]
     for item in items:
-        title = f"[{_md(item.title)}]({item.url})" if item.url else f"**{_md(item.title)}**"
+        title = (
+            f"[{_md(item.title)}]({_md_url(item.url)})" if item.url else f"**{_md(item.title)}**"
+        )
         lines.append(f"- {title}")
         lines.extend(f"  {_md(detail)}" for detail in item.details)
     return "\n".join(lines) + "\n"

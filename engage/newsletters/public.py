@@ -21,10 +21,13 @@ from engage.urls import external_url
 bp = Blueprint("newsletters_public", __name__)
 
 FEED_SIZE = 20
-# The web version is the email's own HTML: its inline styles are allowed, nothing else is.
+# The web version is the email's own HTML (cleaned when rendered, engage.newsletters.clean):
+# its inline styles are allowed, nothing else is. `sandbox` runs no script and gives the page
+# an origin of its own, whatever got past the cleaning; links opening a new tab still work.
 WEB_VERSION_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
+    "frame-ancestors 'none'; form-action 'none'; base-uri 'none'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox"
 )
 _BODY_OPEN = re.compile(r"<body[^>]*>", re.IGNORECASE)
 

@@ -2,13 +2,17 @@
 
 The body is Markdown (rendered, cleaned by nh3, placed in the shared layout) or raw MJML column
 content (mj-text, mj-button, mj-image…) placed in the same layout, so every newsletter keeps the
-crisis line and the unsubscribe and preference links.
+crisis line and the unsubscribe and preference links. The compiled HTML is cleaned once more as a
+whole (engage.newsletters.clean), since MJML passes raw HTML through.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
+
+from flask import current_app
 
 from engage.articles.service import render_markdown
 from engage.mail.render import (
@@ -19,6 +23,7 @@ from engage.mail.render import (
     placeholder,
     render_email,
 )
+from engage.newsletters.clean import clean_newsletter_html
 
 # Newsletter links are the editor's own: no rel="nofollow ugc".
 NEWSLETTER_LINK_REL = "noopener"
@@ -94,4 +99,7 @@ def render_newsletter(
         rendered = render_email("newsletter", context)
     except ValueError as exc:  # mjml-python reports malformed MJML as ValueError
         raise NewsletterRenderError(f"The MJML could not be read: {exc}") from None
-    return rendered
+    # Whatever the body held, readers (in the email, the archive, the feed) get only what an
+    # email may hold: no script, no refresh, no handler, no remote image.
+    base_url = current_app.config["ENGAGE"].base_url
+    return replace(rendered, html=clean_newsletter_html(rendered.html, base_url))

@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from engage.addresses import without_encoded_words
 from engage.mail.message import mask_address
 from engage.newsletters.models import Newsletter, newsletter_topics
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
+from engage.newsletters.validate import remote_images
 from engage.queue import enqueue
 from engage.sending.models import Delivery
 from engage.sending.pipeline import delivery_counts
@@ -98,6 +100,11 @@ def _body(body_markdown: str | None, body_mjml: str | None) -> tuple[str | None,
     mjml = body_mjml if body_mjml and body_mjml.strip() else None
     if markdown is None and mjml is None:
         raise NewsletterError("Please write the newsletter (Markdown or MJML).", "body_markdown")
+    # No tracking: whichever way the body comes in (the form, the API), no remote image.
+    remote = remote_images(mjml) if mjml is not None else []
+    if remote:
+        where = f"Line {remote[0].line}: " if remote[0].line else ""
+        raise NewsletterError(where + remote[0].message, "body_mjml")
     return markdown, mjml
 
 
@@ -263,7 +270,7 @@ def cancel(session: Session, newsletter: Newsletter, now: datetime | None = None
 
 
 def audience_query(topic_ids):
-    """SELECT of the subscriber ids a send to these topics reaches: confirmed, with an
+    """SELECT of the subscriber ids a send to these topics reaches: confirmed, with a usable
     address, not suppressed, once each however many of the topics they chose."""
     chosen = exists().where(
         subscriber_topics.c.subscriber_id == Subscriber.id,
@@ -273,6 +280,7 @@ def audience_query(topic_ids):
     return select(Subscriber.id).where(
         Subscriber.status == "confirmed",
         Subscriber.email.is_not(None),
+        without_encoded_words(Subscriber.email),
         chosen,
         ~suppressed,
     )

@@ -7,6 +7,12 @@ reports each problem with its 1-based line in the body, as the editor sees it.
 
 Markdown cannot fail to render, but some of what an editor writes does not reach the email
 (raw HTML is shown as text, images become their alt text); those are warnings, not errors.
+
+Remote images are errors: an image loaded from another host tells that host who opened the
+email and when (a tracking pixel), and we promise readers no tracking. Images must be `data:`
+URIs or served by Engage itself (under BASE_URL). Both the body as written (with its lines) and
+the compiled email are searched, since some MJML elements bring remote icons of their own
+(`<mj-social-element>`, `<mj-accordion>`, `<mj-carousel>`).
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from flask import current_app, has_app_context
 from markdown_it import MarkdownIt
 from mjml import mjml2html
+
+from engage.newsletters.clean import css_urls, is_remote
 
 # Tags the body may use: it is placed inside the shared layout's <mj-column>.
 CONTENT_TAGS = frozenset(
@@ -153,8 +162,11 @@ def _line_at(source: str, offset: int) -> int:
     return source.count("\n", 0, max(0, offset)) + 1
 
 
-def check_mjml(body: str) -> list[Issue]:
-    """Problems in a raw MJML body (the column content), each with its line."""
+def check_mjml(body: str, base_url: str | None = None) -> list[Issue]:
+    """Problems in a raw MJML body (the column content), each with its line.
+
+    `base_url`: where Engage's own images live (default: the app's BASE_URL, if any).
+    """
     reader = _MjmlReader()
     reader.feed(body)
     issues = reader.finish()
@@ -163,12 +175,128 @@ def check_mjml(body: str) -> list[Issue]:
     # Nothing we recognise: let mjml-python have the last word, and place its complaint if it
     # says where (its positions count from the start of the wrapped document).
     try:
-        mjml2html(_WRAP_OPEN + body + _WRAP_CLOSE, fonts={})
+        compiled = mjml2html(_WRAP_OPEN + body + _WRAP_CLOSE, fonts={})
     except ValueError as exc:
         match = _POSITION.search(str(exc))
         line = _line_at(body, int(match.group(1)) - len(_WRAP_OPEN)) if match else None
         return [Issue(f"The MJML could not be read: {exc}", line)]
-    return []
+    return remote_images(body, base_url, compiled)
+
+
+# --- remote images ----------------------------------------------------------------------------
+
+# Attributes whose address is loaded as the email opens (links are followed only when clicked).
+_LOADED_ATTRIBUTES = frozenset(
+    {
+        "src", "background", "background-url", "icon-wrapped-url", "icon-unwrapped-url",
+        "left-icon", "right-icon", "poster", "lowsrc", "dynsrc", "data", "xlink:href",
+    }
+)  # fmt: skip
+_LOADED_HREF_TAGS = frozenset({"link", "image", "use", "v:image", "v:fill"})
+# Hosts of the icons some MJML elements use unless told otherwise.
+_DEFAULT_ICON_HOSTS = {
+    "www.mailjet.com": "<mj-social-element> (set its src)",
+    "i.imgur.com": "<mj-accordion> or <mj-carousel> (set their icon attributes)",
+}
+
+
+def _base_url(base_url: str | None) -> str:
+    if base_url is not None:
+        return base_url
+    return current_app.config["ENGAGE"].base_url if has_app_context() else ""
+
+
+class _ImageReader(HTMLParser):
+    """Every address the markup would load on opening (img src, background, url() in styles,
+    inside conditional comments too), with its line."""
+
+    def __init__(self, first_line: int = 1) -> None:
+        super().__init__(convert_charrefs=True)
+        self.first_line = first_line
+        self.found: list[tuple[str, int]] = []
+        self._in_style = False
+
+    @property
+    def line(self) -> int:
+        return self.first_line + self.getpos()[0] - 1
+
+    def _add(self, url: str) -> None:
+        self.found.append((url.strip(), self.line))
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if not value:
+                continue
+            if name in _LOADED_ATTRIBUTES or (name == "href" and tag in _LOADED_HREF_TAGS):
+                self._add(value)
+            elif name == "srcset":
+                for candidate in value.split(","):
+                    self._add(candidate.strip().split(" ")[0])
+            elif name == "style":
+                self.found.extend((url, self.line) for url in css_urls(value))
+        self._in_style = tag in ("style", "mj-style")
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.found.extend((url, self.line) for url in css_urls(data))
+
+    def handle_comment(self, data):
+        # Outlook renders what `<!--[if mso]>` comments hold.
+        inner = _ImageReader(self.line)
+        inner.feed(data)
+        inner.close()
+        self.found.extend(inner.found)
+
+
+def _loaded(markup: str) -> list[tuple[str, int]]:
+    reader = _ImageReader()
+    reader.feed(markup)
+    reader.close()
+    return reader.found
+
+
+def _remote_image_message(url: str, base_url: str) -> str:
+    shown = url if len(url) <= 80 else url[:77] + "…"
+    own = f"served by Engage (under {base_url})" if base_url else "served by Engage"
+    return (
+        f"Remote images are not allowed ({shown}): an image loaded from another site tells it "
+        f"who opens the email, and when. Use a data: image or one {own}."
+    )
+
+
+def remote_images(
+    body: str, base_url: str | None = None, compiled: str | None = None
+) -> list[Issue]:
+    """A remote image in a raw MJML body, or in what it compiles to, is an error (see the
+    module's docstring). `base_url` as for check_mjml; `compiled`: the body's compiled HTML,
+    if already at hand."""
+    base_url = _base_url(base_url)
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for url, line in _loaded(body):
+        if is_remote(url, base_url) and url not in seen:
+            seen.add(url)
+            issues.append(Issue(_remote_image_message(url, base_url), line))
+    if compiled is None:
+        try:
+            compiled = mjml2html(_WRAP_OPEN + body + _WRAP_CLOSE, fonts={})
+        except ValueError:
+            return issues
+    for url, _ in _loaded(compiled):
+        if not is_remote(url, base_url) or url in seen:
+            continue
+        seen.add(url)
+        message = _remote_image_message(url, base_url)
+        for host, element in _DEFAULT_ICON_HOSTS.items():
+            if f"//{host}/" in url:
+                message += f" It is the default icon of {element}."
+        issues.append(Issue(message))
+    return issues
 
 
 def check_markdown(body: str) -> list[Issue]:
@@ -203,12 +331,12 @@ def check_markdown(body: str) -> list[Issue]:
     return issues
 
 
-def check_body(body: str, body_format: str) -> list[Issue]:
-    """Problems in a body written as "markdown" or "mjml"."""
+def check_body(body: str, body_format: str, base_url: str | None = None) -> list[Issue]:
+    """Problems in a body written as "markdown" or "mjml" (`base_url` as for check_mjml)."""
     if body_format == "mjml":
         if not body.strip():
             return [Issue("The MJML body is empty.", 1)]
-        return check_mjml(body)
+        return check_mjml(body, base_url)
     return check_markdown(body)
 
 

@@ -30,6 +30,7 @@ from engage.mail.message import (
     WIRE_POLICY,
     ascii_domain,
     build_message,
+    envelope,
     is_international,
     serialise,
 )
@@ -199,5 +200,5 @@ class MessageTemplate:
         raw = serialise(msg)
         if self.signer is not None:
             raw = self.signer.sign(raw)
-        recipient = msg["To"].addresses[0].addr_spec
+        _, [recipient] = envelope(msg)  # the address given, never the To header read back
         return Outgoing(self.envelope_sender, recipient, raw, is_international(msg))

@@ -190,10 +190,18 @@ def read_submission() -> Submission:
     )
 
 
+def _parts(url: str):
+    """`urlsplit(url)`, or None for what it cannot read (`http://[::1` raises ValueError)."""
+    try:
+        return urlsplit(url.strip())
+    except ValueError:
+        return None
+
+
 def _host_and_path(url: str) -> str:
     # Host and path only: a query string may carry someone's address or a token.
-    parts = urlsplit(url.strip())
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+    parts = _parts(url)
+    if parts is None or parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         return ""
     return f"{parts.netloc.rpartition('@')[2].lower()}{parts.path or '/'}"
 
@@ -210,7 +218,7 @@ def embed_source(declared: str) -> str:
     declared_url = _host_and_path(declared)
     if declared_url and origin and normalise_origin(declared) != origin:
         declared_url = ""
-    if referrer and urlsplit(request.referrer).path not in ("", "/"):
+    if referrer and _parts(request.referrer).path not in ("", "/"):
         where = referrer
     elif declared_url:
         where = declared_url

@@ -12,11 +12,11 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from engage.addresses import InvalidAddress, normalise_email
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
     Consent,
@@ -34,11 +34,6 @@ CONFIRMATION_COOLDOWN = timedelta(minutes=10)
 CONFIRMATIONS_PER_DAY = 3
 UNCONFIRMED_LIFETIME = timedelta(days=7)
 HARD_BOUNCE_LIMIT = 3
-MAX_EMAIL_LENGTH = 254
-
-
-class InvalidAddress(ValueError):
-    """The address cannot be used; the message is fit to show the reader."""
 
 
 class InvalidChoice(ValueError):
@@ -47,24 +42,6 @@ class InvalidChoice(ValueError):
     def __init__(self, message: str, field: str):
         super().__init__(message)
         self.field = field
-
-
-def normalise_email(raw: str) -> str:
-    """The canonical form of an address, or InvalidAddress. No DNS look-up."""
-    if raw is None or not raw.strip():
-        raise InvalidAddress("Please enter your email address.")
-    raw = raw.strip()
-    if len(raw) > MAX_EMAIL_LENGTH or any(c in raw for c in "\r\n\0"):
-        raise InvalidAddress("That does not look like an email address.")
-    try:
-        result = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
-    except EmailNotValidError:
-        raise InvalidAddress(
-            "That does not look like an email address. Please check it and try again."
-        ) from None
-    local, _, domain = result.normalized.rpartition("@")
-    # Local parts are case-sensitive in theory and never in practice: one person, one row.
-    return f"{local}@{domain}".lower()
 
 
 def printable(text: str, limit: int) -> str:

@@ -48,7 +48,12 @@ def _signup_limit() -> str:
 
 def _address_key() -> str:
     """Rate-limit key for the submitted address: a keyed hash, never the address itself."""
-    submitted = (request.form.get("email") or "").strip().lower()[:320]
+    submitted = (request.form.get("email") or "").strip()[:320]
+    try:
+        # Every spelling of one mailbox shares one budget.
+        submitted = service.normalise_email(submitted)
+    except service.InvalidAddress:
+        submitted = submitted.lower()
     return "address:" + service.address_hash(submitted)
 
 
@@ -59,7 +64,10 @@ def topic_choices() -> list[tuple[str, str]]:
 
 def _source(raw: str | None) -> str:
     raw = (raw or request.referrer or "").strip()
-    path = urlsplit(raw).path if raw else ""
+    try:
+        path = urlsplit(raw).path if raw else ""
+    except ValueError:  # "http://[::1": the page is not known, the sign-up still counts
+        path = ""
     return f"form:{path or '/subscribe'}"[:300]
 
 

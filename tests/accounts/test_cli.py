@@ -55,3 +55,14 @@ def test_api_keys_create_prints_the_key_once_on_the_last_line(app, committed):
         assert key is not None and key.role == "editor" and key.name == "import"
         stored = committed.session.scalars(select(ApiKey.key_hash)).all()
         assert secret not in stored
+
+
+def test_users_create_refuses_encoded_word_addresses(app, committed):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "=?utf-8?q?admin?=@example.org", "--role", "admin"],
+        input="x" * 12 + "\n",
+    )
+    assert result.exit_code != 0
+    assert "cannot contain “=?”" in result.output
+    with app.app_context():
+        assert committed.session.scalar(select(User)) is None

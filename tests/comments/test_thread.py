@@ -270,3 +270,11 @@ def test_the_email_address_is_on_no_public_page(client, db, article, reply):
     page += client.get(f"/replies/{parent.id}/report").get_data(as_text=True)
     assert "secret.person" not in page
     assert not re.search(r"[\w.]+@example\.org", page)
+
+
+def test_an_encoded_word_author_address_is_refused(client, db, article):
+    # `=?utf-8?q?victim?=@example.org` decodes to another person's address in mail headers.
+    response = send(client, article, email="=?utf-8?Q?victim?=@example.org")
+    assert response.status_code == 400
+    assert "cannot contain “=?”" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Comment)) is None

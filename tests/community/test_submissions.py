@@ -362,3 +362,25 @@ def test_admin_screen_needs_an_editor(client, make_user, make_group):
     assert client.post("/admin/community/group/999999/approve", data=token).status_code == 404
     assert client.post("/admin/community/thing/1/approve", data=token).status_code == 404
     assert client.get(f"/groups/{group.slug}").status_code == 404  # nothing was approved
+
+
+def test_an_encoded_word_organiser_address_is_refused(client, db, tasks, smtp_server, auth):
+    response = submit_group(client, organiser_email="=?iso-8859-1?q?victim?=@example.org")
+    assert response.status_code == 400
+    assert "cannot contain “=?”" in text(response)
+    api = client.post(
+        "/api/v1/events",
+        json={
+            "title": "Open evening",
+            "starts_at": "2031-12-02T19:00:00+00:00",
+            "ends_at": "2031-12-02T21:00:00+00:00",
+            "location": "Town Hall",
+            "organiser_email": "=?UTF-8?B?dmljdGlt?=@example.org",
+        },
+        headers=auth(),
+    )
+    assert api.status_code == 422, api.get_json()
+    assert "cannot contain “=?”" in api.get_json()["error"]["fields"]["organiser_email"]
+    assert db.session.scalar(select(SupportGroup)) is None
+    assert db.session.scalar(select(Event)) is None
+    assert mail_to(tasks, smtp_server, "victim@example.org") == []

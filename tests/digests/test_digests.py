@@ -224,3 +224,16 @@ def test_erasing_a_reader_removes_their_rows(session):
     subscriptions.erase(session, reader)
     assert rows(session, result.edition_id) == 0
     assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_an_address_stored_with_an_encoded_word_gets_no_digest(session):
+    # Stored before such addresses were refused; servers decode it into another mailbox.
+    add_group(session, MONDAY - timedelta(days=1))
+    reader = add_reader(session, confirmed_at=LAST_MONDAY)
+    legacy = add_reader(session, confirmed_at=LAST_MONDAY, email="=?utf-8?q?victim?=@example.org")
+
+    result = run(session)
+
+    assert (result.due, result.queued) == (1, 1)
+    assert render_of(session, reader) is not None
+    assert render_of(session, legacy) is None

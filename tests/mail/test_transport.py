@@ -270,3 +270,47 @@ def test_implicit_tls(implicit_tls_server, client_tls, make_message):
     with SmtpTransport(settings, ssl_context=client_tls) as transport:
         assert transport.send(make_message()).startswith("250")
     assert [m.rcpt_tos for m in handler.messages] == [["reader@example.org"]]
+
+
+# --- the envelope comes from the stored address, never from a header -------------------------
+
+ENCODED = "=?utf-8?q?victim?=@example.org"  # "victim@example.org" once a header parser reads it
+
+
+def test_rcpt_to_is_the_address_the_message_was_built_for(smtp, smtp_server, make_message):
+    msg = make_message("reader@example.org")
+    # Whatever happens to the headers afterwards, they do not decide who gets the message.
+    msg.replace_header("To", "victim@example.org")
+    msg["Cc"] = "other@example.org"
+    with SmtpTransport(smtp) as transport:
+        transport.send(msg)
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == ["reader@example.org"]
+
+
+def test_a_stored_encoded_word_address_never_reaches_the_decoded_mailbox(ctx, smtp_server):
+    # A row stored before such addresses were refused: its mail must not go to the victim.
+    from engage.mail.service import send_transactional
+
+    with pytest.raises(ValueError, match="RFC 2047"):
+        send_transactional("test_message", ENCODED, emails.test_message(ENCODED))
+    assert smtp_server.messages == []
+
+
+def test_a_message_built_elsewhere_has_no_envelope_to_guess(smtp):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = SENDER
+    msg["To"] = "reader@example.org"
+    msg.set_content("hello")
+    with SmtpTransport(smtp) as transport, pytest.raises(ValueError, match="no envelope"):
+        transport.send(msg)
+
+
+@pytest.mark.parametrize(
+    "to", ["reader@example.org, victim@example.org", "reader@example.org; victim@example.org"]
+)
+def test_build_message_takes_one_recipient_only(make_message, to):
+    with pytest.raises(ValueError, match="one address"):
+        make_message(to)

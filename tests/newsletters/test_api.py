@@ -171,3 +171,16 @@ def test_a_control_character_pasted_into_markdown_does_not_break_the_render(
     assert created.status_code == 201, created.get_data(as_text=True)
     newsletter = db.session.get(Newsletter, created.get_json()["id"])
     assert newsletter.body_markdown  # kept as written; only the render leaves them out
+
+
+def test_a_remote_image_is_refused_with_the_message(client, editor, db):
+    topic = add_topic(db.session)
+    body = '<mj-text>Hi</mj-text>\n<mj-image src="https://tracker.example/pixel.gif" />'
+    response = create(client, editor, topic, body_markdown=None, body_mjml=body)
+    assert response.status_code == 422, response.get_json()
+    message = response.get_json()["error"]["fields"]["body_mjml"]
+    assert message.startswith("Line 2: Remote images are not allowed")
+    assert "tracker.example/pixel.gif" in message
+    assert db.session.query(Newsletter).count() == 0
+    fine = '<mj-image src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="" />'
+    assert create(client, editor, topic, body_markdown=None, body_mjml=fine).status_code == 201

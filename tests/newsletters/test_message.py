@@ -10,9 +10,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from engage.config import ConfigError, Settings
+from engage.config import ConfigError, Settings, SmtpSettings
 from engage.mail.message import build_message, bulk_headers, serialise
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, personalise
+from engage.mail.transport import SmtpTransport
 from engage.newsletters.render import render_newsletter
 from engage.sending.mime import MessageTemplate, signer_from_settings
 from tests.support.smtp import Received
@@ -125,3 +126,26 @@ def test_dkim_settings_come_together_or_not_at_all():
         Settings.from_env(
             {"DKIM_PRIVATE_KEY": "/no/such/key", "DKIM_SELECTOR": "s", "DKIM_DOMAIN": "d"}
         )
+
+
+@pytest.mark.parametrize(
+    ("stored", "rcpt"),
+    [
+        ("reader@example.org", "reader@example.org"),
+        ("reader@exämple.org", "reader@xn--exmple-cua.org"),  # the prebuilt path
+        ("ñoño@example.org", "ñoño@example.org"),  # build_message's path (SMTPUTF8)
+    ],
+)
+def test_a_bulk_message_goes_to_the_stored_address(rendered, smtp_server, stored, rcpt):
+    template = MessageTemplate(rendered, sender=SENDER, domain="engage.test")
+    outgoing = template.build(stored, VALUES, HEADERS)
+    assert outgoing.recipient == rcpt
+    with SmtpTransport(SmtpSettings.from_url(smtp_server.url)) as transport:
+        transport.send_raw(
+            outgoing.sender,
+            [outgoing.recipient],
+            outgoing.raw,
+            international=outgoing.international,
+        )
+    [received] = smtp_server.wait_for(1)
+    assert received.rcpt_tos == [rcpt]

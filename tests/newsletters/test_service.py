@@ -14,6 +14,7 @@ from engage.sending.models import Delivery
 from engage.subscriptions import service as subscriptions
 from engage.subscriptions.models import Subscriber
 from engage.types import utcnow
+from tests.newsletters import conftest
 from tests.newsletters.conftest import add_newsletter, add_topic, delivery_statuses
 
 
@@ -227,3 +228,29 @@ def test_server_replies_are_stored_without_addresses(ctx, db, topic, readers):
     )
     [failure] = service.failures(db.session, newsletter.id)
     assert address not in failure["smtp_reply"]
+
+
+def test_an_address_stored_with_an_encoded_word_is_left_out_of_the_audience(ctx, db, topic):
+    # Stored before such addresses were refused: an SMTP server built on Python's parser
+    # (aiosmtpd) decodes `RCPT TO:<=?utf-8?q?victim?=@example.org>` into another mailbox.
+    [reader] = conftest.add_readers(db.session, 1, [topic])
+    legacy = "=?utf-8?q?victim?=@example.org"
+    db.session.add(
+        Subscriber(
+            email=legacy,
+            email_hash=subscriptions.address_hash(legacy),
+            status="confirmed",
+            confirmed_at=utcnow(),
+            topics=[topic],
+        )
+    )
+    db.session.flush()
+    assert service.audience_count(db.session, [topic.slug]) == 1
+    newsletter = add_newsletter(db.session, [topic])
+    assert sending.snapshot_audience(db.session, newsletter.id, utcnow()) == 1
+    emails = db.session.scalars(
+        select(Subscriber.email)
+        .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+        .where(Delivery.newsletter_id == newsletter.id)
+    ).all()
+    assert emails == [reader]

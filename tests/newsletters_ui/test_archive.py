@@ -99,3 +99,54 @@ def test_an_empty_feed_is_still_valid(client, db):
     feed = ET.fromstring(client.get("/newsletters/feed.atom").data)  # noqa: S314 (our feed)
     assert feed.findall(f"{ATOM}entry") == []
     assert feed.findtext(f"{ATOM}updated")
+
+
+HOSTILE_MJML = (
+    "<mj-text>Hello readers.\n"
+    '<script>document.title = "owned"</script>\n'
+    '<meta http-equiv="refresh" content="0;url=https://evil.example/">\n'
+    '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="dot" onload="alert(1)">\n'
+    '<a href="javascript:alert(2)">click</a> <a href="https://example.org/ok">fine</a>\n'
+    "</mj-text>\n"
+    '<mj-raw><iframe src="https://evil.example/"></iframe><form action="https://evil.example/">'
+    '<input name="q" /></form><object data="https://evil.example/x"></object></mj-raw>\n'
+)
+
+
+def test_an_editors_script_refresh_and_handlers_never_reach_the_web_version(
+    client, make_newsletter
+):
+    # Saved before bodies were checked, or past the check: what is served is cleaned anyway.
+    newsletter = make_newsletter(
+        subject="Hostile", status="sent", finished_at=utcnow(), body_markdown=None,
+        body_mjml=HOSTILE_MJML,
+    )  # fmt: skip
+    response = client.get(f"/newsletters/{newsletter.id}-hostile")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True).lower()
+    assert "hello readers." in page and 'href="https://example.org/ok"' in page
+    assert 'alt="dot"' in page  # the image from a data: URI stays
+    for absent in ("<script", "owned", "http-equiv=\"refresh", "evil.example", "onload",
+                   "javascript:", "<iframe", "<form", "<input", "<object"):  # fmt: skip
+        assert absent not in page, absent
+    csp = response.headers["Content-Security-Policy"]
+    directives = [directive.split()[0] for directive in csp.split(";") if directive.strip()]
+    assert "sandbox" in directives
+    assert "allow-scripts" not in csp and "allow-same-origin" not in csp
+    assert "default-src 'none'" in csp
+
+
+def test_a_remote_image_saved_before_the_check_is_not_served(client, make_newsletter):
+    body = (
+        '<mj-image src="https://tracker.example/pixel.gif" />\n'
+        '<mj-text><span style="color:red;background:url(https://tracker.example/b.png)">x'
+        "</span></mj-text>\n"
+        '<mj-image src="http://engage.test/static/logo.png" alt="ours" />\n'
+    )
+    newsletter = make_newsletter(
+        subject="Pixel", status="sent", finished_at=utcnow(), body_markdown=None, body_mjml=body
+    )
+    page = client.get(f"/newsletters/{newsletter.id}-pixel").get_data(as_text=True)
+    assert "tracker.example" not in page
+    assert "color:red" in page
+    assert 'src="http://engage.test/static/logo.png"' in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import pytest
 from sqlalchemy import select
 
 from engage.articles.models import Article
@@ -188,3 +189,45 @@ def test_the_list(editor_client, make_newsletter, readers):
     page = editor_client.get("/admin/newsletters").get_data(as_text=True)
     assert "First one" in page
     assert "Draft" in page
+
+
+REMOTE = "Remote images are not allowed"
+
+
+def test_a_remote_image_is_refused_with_its_line(editor_client, readers, db):
+    body = '<mj-text>Hello</mj-text>\n<mj-image src="https://tracker.example/pixel.gif" />'
+    response = compose(editor_client, body_format="mjml", body=body)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert REMOTE in page and "tracker.example/pixel.gif" in page
+    assert 'data-line="2">Line 2</a>' in page
+    assert db.session.scalar(select(Newsletter)) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<mj-text><img src="http://tracker.example/p.gif" alt=""></mj-text>',
+        '<mj-text><p style="background:url(//tracker.example/b.png)">x</p></mj-text>',
+        '<mj-text><table background="https://tracker.example/b.png"><tr><td>x</td></tr>'
+        "</table></mj-text>",
+        '<mj-raw><!--[if mso]><img src="https://tracker.example/o.gif"><![endif]--></mj-raw>',
+        '<mj-social><mj-social-element name="facebook" href="https://example.org">Share'
+        "</mj-social-element></mj-social>",
+    ],
+)
+def test_every_kind_of_remote_image_is_refused(editor_client, readers, db, body):
+    response = compose(editor_client, body_format="mjml", body=body)
+    assert response.status_code == 422
+    assert REMOTE in response.get_data(as_text=True)
+    assert db.session.scalar(select(Newsletter)) is None
+
+
+def test_images_from_engage_or_data_uris_are_fine(editor_client, readers, db):
+    body = (
+        '<mj-image src="http://engage.test/static/logo.png" alt="Logo" />\n'
+        '<mj-image src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="" />\n'
+        '<mj-text><a href="https://example.org/elsewhere">A link elsewhere is fine</a></mj-text>'
+    )
+    assert compose(editor_client, body_format="mjml", body=body).status_code == 303
+    assert db.session.scalar(select(Newsletter.body_mjml)) == body

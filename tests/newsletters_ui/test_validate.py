@@ -15,7 +15,7 @@ def test_valid_mjml_has_no_issues():
     body = (
         "<mj-text>\n  <h2>Hello</h2>\n  <p>Fish &amp; chips<br>today.</p>\n</mj-text>\n"
         '<mj-button href="https://example.org">Read</mj-button>\n'
-        '<mj-image src="https://example.org/a.png" alt="" />\n<mj-spacer/>\n'
+        '<mj-image src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="" />\n<mj-spacer/>\n'
     )
     assert check_mjml(body) == []
 
@@ -91,3 +91,64 @@ def test_source_line():
     assert source_line("a\nb\nc", 2) == "b"
     assert source_line("a", 5) == ""
     assert source_line("a", None) == ""
+
+
+BASE = "https://news.example.org"
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ('<mj-text>a</mj-text>\n<mj-image src="https://tracker.example/p.gif" />', 2),
+        ('<mj-text>\n<img src="//tracker.example/p.gif"></mj-text>', 2),
+        ('<mj-text><img src="/\\tracker.example/p.gif"></mj-text>', 1),  # a browser's //
+        ('<mj-text><img srcset="https://tracker.example/p.gif 2x"></mj-text>', 1),
+        ('<mj-text><p style="background:u\\72l(https://tracker.example/b.png)">x</p></mj-text>', 1),
+        ('<mj-text><p style="background:url(https://tracker.example/a;b.png)">x</p></mj-text>', 1),
+        ('<mj-raw><style>p{background:url("https://tracker.example/s.png")}</style></mj-raw>', 1),
+        ('<mj-text><div background="http://tracker.example/b.png">x</div></mj-text>', 1),
+        ('<mj-image src="https://news.example.org.tracker.example/p.gif" />', 1),
+        ('<mj-image src="http://news.example.org/p.gif" />', 1),  # not BASE_URL's scheme
+        (
+            '<mj-raw>\n<!--[if mso]><img src="https://tracker.example/o.gif"><![endif]--></mj-raw>',
+            2,
+        ),
+    ],
+)
+def test_remote_images_are_errors_on_their_line(body, line):
+    issues = [issue for issue in check_mjml(body, BASE) if issue.is_error]
+    assert issues, body
+    assert issues[0].line == line
+    assert issues[0].message.startswith("Remote images are not allowed")
+    assert f"under {BASE}" in issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("body", "hint"),
+    [
+        (
+            '<mj-social><mj-social-element name="facebook" href="https://example.org">F'
+            "</mj-social-element></mj-social>",
+            "default icon of <mj-social-element>",
+        ),
+        (
+            "<mj-accordion><mj-accordion-element><mj-accordion-title>T</mj-accordion-title>"
+            "<mj-accordion-text>x</mj-accordion-text></mj-accordion-element></mj-accordion>",
+            "default icon of <mj-accordion>",
+        ),
+    ],
+)
+def test_remote_default_icons_are_errors_with_a_hint(body, hint):
+    issues = check_mjml(body, BASE)
+    assert issues and all(issue.is_error for issue in issues)
+    assert hint in issues[0].message
+
+
+def test_own_and_inline_images_and_remote_links_are_fine():
+    body = (
+        '<mj-image src="https://news.example.org/static/logo.png" alt="" />\n'
+        '<mj-image src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="" />\n'
+        '<mj-image src="/static/logo.png" alt="" />\n'
+        '<mj-button href="https://elsewhere.example/">Read</mj-button>\n'
+    )
+    assert check_mjml(body, BASE) == []

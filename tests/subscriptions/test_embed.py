@@ -427,3 +427,16 @@ def test_the_snippet_posts_what_the_endpoint_accepts(
     assert db.session.scalar(select(Subscriber.email)) == "from-the-snippet@example.org"
     assert tasks.run() == ["engage.send_email"]
     assert smtp_server.messages[0].rcpt_tos == ["from-the-snippet@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"email": "reader@example.org", "source": "http://[::1"}, {}),
+        ({"email": "reader@example.org"}, {"Referer": "http://[oops/page"}),
+    ],
+)
+def test_unreadable_page_addresses_are_ignored(client, topics, origins, db, body, headers):
+    response = post_json(client, body, **headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert db.session.scalar(select(Consent.source)) == "embed:news.example.org/"

@@ -173,3 +173,10 @@ def test_an_internationalised_address_gets_its_confirmation(client, topics, task
     # The Unicode local part travels with SMTPUTF8; the domain goes out in its IDNA form.
     assert received.rcpt_tos == ["zoë@xn--exmple-cua.org"]
     assert received.message["To"] == "zoë@xn--exmple-cua.org"
+
+
+def test_an_unreadable_page_address_still_signs_up(client, topics, db):
+    # urllib raises ValueError on "http://[::1": the sign-up counts, the page is unknown.
+    response = sign_up(client, "reader@example.org", source="http://[::1")
+    assert response.status_code == 303
+    assert db.session.scalar(select(Consent.source)) == "form:/subscribe"
