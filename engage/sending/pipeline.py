@@ -35,6 +35,7 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from engage.addresses import has_encoded_word
 from engage.core.database import retry_database
 from engage.mail.errors import PermanentFailure, TemporaryFailure
 from engage.mail.message import mask_address, message_id_domain, redact_addresses
@@ -404,7 +405,12 @@ class _Batch:
             if not self.send.active(row):
                 return self.stop("stopped")  # paused or cancelled by an editor
             template = self.send.message_template(self.db, row)
-            if row.status != "confirmed" or not row.email or not self.send.wanted(row):
+            if (
+                row.status != "confirmed"
+                or not row.email
+                or not self.send.wanted(row)
+                or has_encoded_word(row.email)  # stored before such addresses were refused
+            ):
                 template = None  # unsubscribed (or erased) since the send started
             if template is None:
                 if self.db.run(_mark(delivery_id, self.token, status="skipped")):

@@ -254,3 +254,30 @@ def test_an_address_stored_with_an_encoded_word_is_left_out_of_the_audience(ctx,
         .where(Delivery.newsletter_id == newsletter.id)
     ).all()
     assert emails == [reader]
+
+
+def test_a_delivery_row_made_for_an_encoded_word_address_is_skipped_not_sent(
+    ctx, db, topic, smtp_server
+):
+    # A row snapshotted before the audience left such addresses out: the batch skips it.
+    [reader] = conftest.add_readers(db.session, 1, [topic])
+    legacy = "=?utf-8?q?victim?=@example.org"
+    subscriber = Subscriber(
+        email=legacy,
+        email_hash=subscriptions.address_hash(legacy),
+        status="confirmed",
+        confirmed_at=utcnow(),
+        topics=[topic],
+    )
+    db.session.add(subscriber)
+    newsletter = add_newsletter(db.session, [topic])
+    service.send_now(db.session, newsletter)
+    sending.start(db.session, newsletter.id)
+    db.session.add(Delivery(newsletter_id=newsletter.id, subscriber_id=subscriber.id))
+    db.session.commit()
+
+    result = sending.send_batch(db.session, newsletter.id)
+
+    assert (result.sent, result.skipped) == (1, 1)
+    assert [m.rcpt_tos for m in smtp_server.messages] == [[reader]]
+    assert delivery_statuses(db.session, newsletter.id) == {"sent": 1, "skipped": 1}
