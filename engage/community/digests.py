@@ -37,6 +37,7 @@ from werkzeug.routing import BuildError
 from engage.addresses import without_encoded_words
 from engage.community import purposes as purpose_list
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
+from engage.core.database import is_postgres
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, placeholder, render_email
 from engage.queue import enqueue
 from engage.sending.models import Delivery
@@ -430,7 +431,7 @@ def run(
     listings = Listings(session, now)
     cache = ContentCache(listings)
     render_ids: dict[str, int] = {}
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = is_postgres(session)
     floor = now - MAX_LOOKBACK
     while max_batches is None or result.batches < max_batches:
         pick = (

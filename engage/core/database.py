@@ -45,6 +45,11 @@ def init_app(app: Flask) -> None:
             _configure_sqlite(engine)
 
 
+def is_postgres(session) -> bool:
+    """Whether `session` talks to PostgreSQL (row locks with SKIP LOCKED, RETURNING order)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def is_disconnect(exc: BaseException) -> bool:
     """A database error that means the connection (or the server) went away."""
     if isinstance(exc, OperationalError | InterfaceError):

@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
+from engage.core.database import is_postgres
 from engage.mail.message import build_message, message_id_domain
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, personalise
 from engage.mail.service import smtp_settings
@@ -143,7 +144,7 @@ def start_due(session: Session, now: datetime | None = None, limit: int = 20) ->
         .order_by(Newsletter.scheduled_at)
         .limit(limit)
     )
-    if pipeline.is_postgres(session):
+    if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     for newsletter_id, scheduled_at in session.execute(query).all():
         if scheduled_at < now - MISSED_AFTER:

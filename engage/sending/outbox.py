@@ -30,7 +30,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from engage.core.database import is_disconnect, retry_database
+from engage.core.database import is_disconnect, is_postgres, retry_database
 from engage.mail.errors import PermanentFailure, TemporaryFailure
 from engage.mail.message import redact_addresses
 from engage.sending.models import OutboxMessage
@@ -176,7 +176,7 @@ def relay(
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
     rows = session.execute(query).all()
     if not rows:

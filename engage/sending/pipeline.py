@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engage.addresses import has_encoded_word
-from engage.core.database import retry_database
+from engage.core.database import is_postgres, retry_database
 from engage.mail.errors import PermanentFailure, TemporaryFailure
 from engage.mail.message import mask_address, message_id_domain, redact_addresses
 from engage.mail.render import Rendered
@@ -69,10 +69,6 @@ class BatchResult:
 
 def _settings():
     return current_app.config["ENGAGE"]
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def workers_for(total: int) -> int:

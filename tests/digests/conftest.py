@@ -18,7 +18,6 @@ from tests.newsletters.conftest import (  # noqa: F401  (fixtures the worker tes
     send_settings,
     sender,
     start_worker,
-    wait_until,
 )
 
 _serial = itertools.count(1)

@@ -18,8 +18,9 @@ from engage.extensions import db as _db
 from engage.sending.models import Delivery
 from engage.subscriptions.models import Subscriber
 from engage.types import utcnow
-from tests.digests.conftest import add_group, add_reader, wait_until
+from tests.digests.conftest import add_group, add_reader
 from tests.newsletters.conftest import add_topic
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

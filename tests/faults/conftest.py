@@ -34,7 +34,8 @@ def workers(tmp_path):
     queues forgotten) afterwards."""
 
     class Workers:
-        started: list[CeleryWorker] = []
+        def __init__(self):
+            self.started: list[CeleryWorker] = []
 
         def start(self, env: dict[str, str], beat: bool = False, queue: str | None = None):
             log = tmp_path / f"worker-{len(self.started)}.log"
@@ -43,7 +44,6 @@ def workers(tmp_path):
             return worker.start()
 
     made = Workers()
-    made.started = []
     yield made
     for worker in made.started:
         worker.stop()

@@ -21,7 +21,6 @@ from engage.sending.models import Delivery
 from engage.subscriptions.models import Subscriber, Topic, subscriber_topics
 from engage.subscriptions.service import address_hash
 from engage.types import opaque_id, utcnow
-from tests.support.waiting import wait_until  # noqa: F401  (used by the send tests)
 from tests.support.worker import CeleryWorker, forget_queue
 
 SEND_SETTINGS = {

@@ -20,8 +20,8 @@ from tests.newsletters.conftest import (
     add_readers,
     add_topic,
     delivery_statuses,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
 
