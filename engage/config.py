@@ -81,6 +81,21 @@ def _dkim(env: dict[str, str]) -> dict[str, str]:
     return {"dkim_private_key": key, "dkim_selector": selector, "dkim_domain": domain}
 
 
+def _bounce_address(env: dict[str, str]) -> str:
+    """BOUNCE_ADDRESS: a plain address (`bounces@example.org`) whose local part has no `+`,
+    since VERP adds `+<token>` to it."""
+    value = env.get("BOUNCE_ADDRESS", "").strip()
+    if not value:
+        return ""
+    local, at, domain = value.rpartition("@")
+    if not at or not local or "." not in domain or "+" in local or not value.isascii():
+        raise ConfigError(
+            f"BOUNCE_ADDRESS must be a plain ASCII address without '+', like "
+            f"bounces@example.org (got {value!r})"
+        )
+    return value
+
+
 DEFAULT_CRISIS_WORDS = (
     "suicide", "suicidal", "kill myself", "killing myself", "end my life", "ending my life",
     "take my own life", "want to die", "wanna die", "better off dead", "no reason to live",
@@ -180,6 +195,8 @@ class Settings:
     dkim_private_key: str = ""
     dkim_selector: str = ""
     dkim_domain: str = ""
+    # Bounces (engage/sending/verp.py): the envelope sender; with it, VERP per message.
+    bounce_address: str = ""
     # Replies (engage/comments): pre-moderation, word lists, moderator email, proxies.
     comment_premoderation: bool = True  # hold every reply for a moderator (site-wide)
     comment_banned_words: tuple[str, ...] = ()
@@ -268,6 +285,7 @@ class Settings:
             outbox_relay_seconds=float(env.get("OUTBOX_RELAY_SECONDS", "5")),
             outbox_relay_again_seconds=float(env.get("OUTBOX_RELAY_AGAIN_SECONDS", "60")),
             **_dkim(env),
+            bounce_address=_bounce_address(env),
             **_comment_settings(env),
             **_digest_settings(env),
             embed_origins=tuple(

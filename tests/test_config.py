@@ -88,3 +88,13 @@ def test_smtp_url_forms(url, expected):
 def test_bad_smtp_urls_fail_at_start(url):
     with pytest.raises(ConfigError):
         Settings.from_env({"SMTP_URL": url})
+
+
+def test_bounce_address_must_be_plain():
+    assert Settings.from_env({"BOUNCE_ADDRESS": "bounces@example.org"}).bounce_address == (
+        "bounces@example.org"
+    )
+    assert Settings.from_env({}).bounce_address == ""
+    for bad in ("bounces+x@example.org", "bounces", "bounces@localhost", "bö@example.org"):
+        with pytest.raises(ConfigError, match="BOUNCE_ADDRESS"):
+            Settings.from_env({"BOUNCE_ADDRESS": bad})
