@@ -152,9 +152,14 @@ def test_send_a_test_copy(client, editor, db, tasks, smtp_server):
     assert message.rcpt_tos == ["editor@example.org"]
     msg = message.message
     assert msg["Subject"] == "[Test] Monday news"
-    assert "List-Unsubscribe" not in msg  # nobody's subscription
+    # What a reader gets, list headers included, but its acting links change nothing.
+    test_page = "http://engage.test/newsletters/test-copy/unsubscribe"
+    assert f"\r\nList-Unsubscribe: <{test_page}>\r\n".encode() in message.raw
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in message.raw
+    assert b"\r\nList-Id: Engage <news.engage.test>\r\n" in message.raw
     text = msg.get_body(("plain",)).get_content()
-    assert "Unsubscribe: http://engage.test/subscribe" in text
+    assert f"Unsubscribe: {test_page}" in text
+    assert "http://engage.test/newsletters/test-copy/preferences" in text
     assert "%%" not in text
     db.session.expire_all()
     assert db.session.get(Newsletter, newsletter_id).status == "draft"
