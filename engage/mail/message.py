@@ -227,9 +227,9 @@ def build_message(
 
     `headers` adds extra headers (List-Id, List-Unsubscribe…). `envelope_sender` is the SMTP
     MAIL FROM (a VERP bounce address); it defaults to the sender's address, and never changes
-    the From header. Raises ValueError for a line
-    break in any header value or address, an address that does not parse, an address with
-    RFC 2047 syntax (`=?`), or a To header that would name anyone else.
+    the From header. Raises ValueError for a line break in any header value or address, an
+    address that does not parse, an address with RFC 2047 syntax (`=?`), or a To header that
+    would name anyone else.
     """
     _refuse_newlines("From", sender)
     _refuse_newlines("To", to)

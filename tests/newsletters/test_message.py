@@ -7,12 +7,18 @@ import pytest
 
 from engage.config import ConfigError, Settings, SmtpSettings
 from engage.mail.message import build_message, bulk_headers, serialise
-from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, personalise
+from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, personalise
 from engage.mail.signing import signer_from_settings
 from engage.mail.transport import SmtpTransport
 from engage.newsletters.render import render_newsletter
 from engage.sending.mime import MessageTemplate
-from tests.support.dkim import KeyPair, signed_headers
+from tests.support.dkim import (
+    KeyPair,
+    check_wire_headers,
+    decoded,
+    signed_headers,
+    unfolded_headers,
+)
 from tests.support.smtp import Received
 
 URL = "http://engage.test/u/AbCdEfGhIjKlMnOpQrStUv"
@@ -137,3 +143,43 @@ def test_a_bulk_message_goes_to_the_stored_address(rendered, smtp_server, stored
         )
     [received] = smtp_server.wait_for(1)
     assert received.rcpt_tos == [rcpt]
+
+
+AUDIT_SUBJECTS = [
+    "Ünïcödé " * 25,  # 200 characters of accented text
+    "😀" * 250,  # once 1,089 characters on one line
+    "Needs care: a reply is waiting on “Quand l’anxiété revient : parler à son médecin”",
+    "A plain subject that is long enough to need folding once or twice " * 3,
+]
+
+
+@pytest.mark.parametrize("subject", AUDIT_SUBJECTS)
+def test_long_and_non_ascii_subjects_fold_into_short_encoded_words(ctx, subject):
+    subject = " ".join(subject.split())
+    rendered = Rendered(subject=subject, html="<p>%%UNSUBSCRIBE_URL%%</p>", text="x")
+    sender = "Zoë Ünïcödé-Långnamé · Rédaction des groupes de soutien <news@engage.test>"
+    fast = MessageTemplate(rendered, sender=sender, domain="engage.test").build(
+        "reader@example.org", VALUES, HEADERS
+    )
+    reference = serialise(
+        build_message(
+            personalise(rendered, VALUES), "reader@example.org", sender=sender, headers=HEADERS
+        )
+    )
+    for raw in (fast.raw, reference):
+        check_wire_headers(raw)
+        fields = dict(unfolded_headers(raw))
+        assert decoded(fields["Subject"]) == subject
+        assert decoded(fields["From"]) == sender
+        # The list headers stay on one line each, as mail clients need them.
+        assert f"\r\nList-Unsubscribe: <{URL}>\r\n".encode() in raw
+        assert parsed(raw)["Subject"] == subject  # and Python's own parser agrees
+
+
+def test_an_international_message_folds_without_encoded_words(ctx):
+    subject = "Ünïcödé " * 25
+    rendered = Rendered(subject=subject.strip(), html="<p>x</p>", text="x")
+    raw = serialise(build_message(rendered, "zoë@example.org", sender=SENDER))
+    check_wire_headers(raw)
+    assert b"=?" not in raw.split(b"\r\n\r\n", 1)[0]  # RFC 6532: UTF-8 headers as they are
+    assert parsed(raw)["Subject"] == subject.strip()

@@ -90,7 +90,8 @@ def signed_headers(raw: bytes) -> list[str]:
 def decoded(value: str) -> str:
     """A header value with its RFC 2047 encoded words decoded as the RFC says (the text of
     adjacent encoded words joined, the space between them dropped)."""
-    return str(make_header(decode_header(value)))
+    unfolded = re.sub(r"\r\n(?=[ \t])", "", value)  # RFC 5322 unfolding: drop the CRLF only
+    return str(make_header(decode_header(unfolded)))
 
 
 def check_wire_headers(raw: bytes) -> None:
@@ -104,6 +105,7 @@ def check_wire_headers(raw: bytes) -> None:
     for line in lines:
         if line[:1] not in (b" ", b"\t"):
             current = line.split(b":", 1)[0].lower()
-        if current in (b"subject", b"from", b"to") and len(line) > 78:
+        # Characters, not octets: a UTF-8 header (RFC 6532) is folded by characters.
+        if current in (b"subject", b"from", b"to") and len(line.decode()) > 78:
             words = line.split()
             assert len(words) <= 2 and len(words[-1]) > 70, f"{line[:40]!r}… is {len(line)}"
