@@ -189,3 +189,13 @@ def test_a_remote_image_is_refused_with_the_message(client, editor, db):
     assert db.session.query(Newsletter).count() == 0
     fine = '<mj-image src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="" />'
     assert create(client, editor, topic, body_markdown=None, body_mjml=fine).status_code == 201
+
+
+def test_a_subject_over_the_cap_is_refused_with_a_clear_message(client, editor, db):
+    topic = add_topic(db.session)
+    response = create(client, editor, topic, subject="é" * 201)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error"
+    assert "at most 200 characters" in error["fields"]["subject"]
+    assert create(client, editor, topic, subject="é" * 200).status_code == 201
