@@ -9,6 +9,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import dkim.crypto
+
 DEV_SECRET = "engage-development-secret-do-not-use-in-production"  # noqa: S105
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -80,6 +82,13 @@ def _dkim(env: dict[str, str]) -> dict[str, str]:
         if not path.is_file():
             raise ConfigError(f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file: {key}")
         key = path.read_text()
+    try:  # a key the signer cannot read would fail every send; say so at start instead
+        dkim.crypto.parse_pem_private_key(key.encode())
+    except (dkim.crypto.UnparsableKeyError, ValueError) as exc:
+        raise ConfigError(
+            f"DKIM_PRIVATE_KEY is not an RSA private key in PEM form ({exc}); make one with "
+            "`openssl genrsa -out dkim.pem 2048`"
+        ) from None
     return {"dkim_private_key": key, "dkim_selector": selector, "dkim_domain": domain}
 
 

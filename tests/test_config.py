@@ -180,3 +180,15 @@ def test_a_dkim_domain_out_of_line_with_the_sender_is_logged_at_start(
         [warning] = warnings
         assert f"DKIM_DOMAIN {dkim_domain} does not align" in warning
         assert "news.example.org" in warning
+
+
+def test_a_dkim_key_that_is_not_one_fails_at_start():
+    with pytest.raises(ConfigError, match="openssl genrsa"):
+        Settings.from_env(
+            {
+                "DKIM_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END "
+                "PRIVATE KEY-----\n",
+                "DKIM_SELECTOR": "s",
+                "DKIM_DOMAIN": "example.org",
+            }
+        )

@@ -143,19 +143,14 @@ def feed():
 TEST_LINK_KINDS = ("unsubscribe", "preferences")
 
 
-def test_link_url(kind: str) -> str:
-    """Where a test copy's `kind` link (unsubscribe, preferences) leads: a page that changes
-    nothing and says so (engage/newsletters/sending.py `send_test_message`)."""
-    return external_url("newsletters_public.test_link", kind=kind)
-
-
 @bp.route("/newsletters/test-copy/<kind>", methods=["GET", "POST"])
 @no_store
 @csrf.exempt  # a mail client's one-click POST carries no token, and nothing here changes
 @limiter.exempt
 def test_link(kind: str):
-    """What an unsubscribe or preferences link in a test copy opens: nothing happens, and
-    the page says so. The one-click POST (RFC 8058) gets the same answer in plain text."""
+    """What an unsubscribe or preferences link in a test copy opens (see `send_test_message`
+    in engage/newsletters/sending.py): nothing happens, and the page says so. The one-click
+    POST (RFC 8058) gets the same answer in plain text."""
     if kind not in TEST_LINK_KINDS:
         abort(404)
     if request.method == "POST" and request.form.get("List-Unsubscribe") == "One-Click":

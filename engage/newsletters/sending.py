@@ -25,7 +25,6 @@ from engage.mail.message import bulk_headers
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL
 from engage.mail.service import transport as mail_transport
 from engage.newsletters.models import Newsletter
-from engage.newsletters.public import test_link_url
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import audience_query, newsletter_topic_ids
 from engage.sending import pipeline, verp
@@ -34,6 +33,7 @@ from engage.sending.models import Delivery
 from engage.subscriptions.emails import list_headers, list_id, preferences_url, unsubscribe_url
 from engage.subscriptions.models import Subscriber
 from engage.types import utcnow
+from engage.urls import external_url
 
 log = logging.getLogger(__name__)
 
@@ -300,10 +300,12 @@ def send_test_message(
         newsletter.subject, newsletter.preheader, newsletter.body_markdown, newsletter.body_mjml
     )
     template = pipeline.build_template(f"[Test] {rendered.subject}", rendered.html, rendered.text)
-    unsubscribe = test_link_url("unsubscribe")
+    # The page these open changes nothing and says it was a test (newsletters/public.py).
+    unsubscribe = external_url("newsletters_public.test_link", kind="unsubscribe")
+    preferences = external_url("newsletters_public.test_link", kind="preferences")
     message = template.build(
         to,
-        {UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: test_link_url("preferences")},
+        {UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences},
         bulk_headers(list_id(), unsubscribe),
     )
     settings = current_app.config["ENGAGE"]
