@@ -258,7 +258,8 @@ class Settings:
     outbox_lease_seconds: int = 300  # a killed worker's row is handed out again after this
     outbox_relay_seconds: float = 5.0  # how often beat sweeps the outbox
     outbox_relay_again_seconds: float = 60.0  # relay a row again if nobody took it by then
-    # DKIM signing of bulk mail: all three set, or none. The key is a PEM value or a path.
+    # DKIM signing of every message (engage/mail/signing.py): all three set, or none. The key
+    # is a PEM value or a path.
     dkim_private_key: str = ""
     dkim_selector: str = ""
     dkim_domain: str = ""
