@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,6 +51,7 @@ ENV_KEYS = {
     "DKIM_PRIVATE_KEY",
     "DKIM_SELECTOR",
     "DKIM_DOMAIN",
+    "BOUNCE_ADDRESS",
     "COMMENT_PREMODERATION",
     "COMMENT_BANNED_WORDS",
     "COMMENT_CRISIS_WORDS",
@@ -73,6 +75,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings.instance_path, instance_relative_config=False)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(settings.flask_config())
+    for warning in settings.sender_warnings():
+        logging.getLogger("engage.config").warning(warning)
     app.config.update({k: v for k, v in overrides.items() if k not in ENV_KEYS})
 
     from engage import extensions, queue

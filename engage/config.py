@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import dkim.crypto
 
 DEV_SECRET = "engage-development-secret-do-not-use-in-production"  # noqa: S105
 ENVIRONMENTS = ("development", "testing", "production")
@@ -78,6 +82,13 @@ def _dkim(env: dict[str, str]) -> dict[str, str]:
         if not path.is_file():
             raise ConfigError(f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file: {key}")
         key = path.read_text()
+    try:  # a key the signer cannot read would fail every send; say so at start instead
+        dkim.crypto.parse_pem_private_key(key.encode())
+    except (dkim.crypto.UnparsableKeyError, ValueError) as exc:
+        raise ConfigError(
+            f"DKIM_PRIVATE_KEY is not an RSA private key in PEM form ({exc}); make one with "
+            "`openssl genrsa -out dkim.pem 2048`"
+        ) from None
     return {"dkim_private_key": key, "dkim_selector": selector, "dkim_domain": domain}
 
 
@@ -94,6 +105,62 @@ def _bounce_address(env: dict[str, str]) -> str:
             f"bounces@example.org (got {value!r})"
         )
     return value
+
+
+def _host_is_local(host: str) -> bool:
+    """Loopback, `localhost` or a name under it: nobody outside this machine reaches it."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _production_senders(env: dict[str, str]) -> None:
+    """Production sends mail readers act on: its links must reach them and its sender must
+    be a domain that can be authenticated. Raises ConfigError saying what to set."""
+    base_url = env.get("BASE_URL", "").strip()
+    parts = urlsplit(base_url)
+    if not base_url:
+        raise ConfigError(
+            "Production needs BASE_URL, the https address readers reach Engage at (every link "
+            "in every email starts with it), e.g. BASE_URL=https://news.example.org"
+        )
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(
+            f"BASE_URL must be an https address in production (links in emails and secure "
+            f"cookies need it), e.g. https://news.example.org; got {base_url!r}"
+        )
+    if _host_is_local(parts.hostname):
+        raise ConfigError(
+            f"BASE_URL points at this machine ({parts.hostname}): readers could not open any "
+            f"link in their emails. Set it to the public https address, e.g. "
+            f"https://news.example.org"
+        )
+    mail_from = env.get("MAIL_FROM", "").strip()
+    domain = parseaddr(mail_from)[1].rpartition("@")[2].rstrip(".").lower()
+    if not mail_from or "." not in domain or _host_is_local(domain) or _is_ip(domain):
+        raise ConfigError(
+            "Production needs MAIL_FROM with the domain your mail is authenticated for (SPF, "
+            "DKIM), not localhost or a bare host name, e.g. "
+            f"MAIL_FROM='News <news@example.org>'; got {mail_from or 'nothing'!r}"
+        )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def domains_align(a: str, b: str) -> bool:
+    """Relaxed alignment (as DMARC checks it): the same domain, or one a parent of the other."""
+    a, b = a.rstrip(".").lower(), b.rstrip(".").lower()
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 DEFAULT_CRISIS_WORDS = (
@@ -191,7 +258,8 @@ class Settings:
     outbox_lease_seconds: int = 300  # a killed worker's row is handed out again after this
     outbox_relay_seconds: float = 5.0  # how often beat sweeps the outbox
     outbox_relay_again_seconds: float = 60.0  # relay a row again if nobody took it by then
-    # DKIM signing of bulk mail: all three set, or none. The key is a PEM value or a path.
+    # DKIM signing of every message (engage/mail/signing.py): all three set, or none. The key
+    # is a PEM value or a path.
     dkim_private_key: str = ""
     dkim_selector: str = ""
     dkim_domain: str = ""
@@ -230,6 +298,8 @@ class Settings:
                 "print(secrets.token_urlsafe(48))')\"\n"
                 "(SECRET_KEYS=old,new rotates keys: the last one signs.)"
             )
+        if name == "production":
+            _production_senders(env)
         if not keys:
             keys = [DEV_SECRET]
         instance = (
@@ -296,6 +366,19 @@ class Settings:
     @property
     def dkim_enabled(self) -> bool:
         return bool(self.dkim_private_key and self.dkim_selector and self.dkim_domain)
+
+    def sender_warnings(self) -> list[str]:
+        """What is likely to get our mail marked as spam, to log at start (never fatal)."""
+        warnings = []
+        from_domain = parseaddr(self.mail_from)[1].rpartition("@")[2]
+        if self.dkim_enabled and not domains_align(self.dkim_domain, from_domain):
+            warnings.append(
+                f"DKIM_DOMAIN {self.dkim_domain} does not align with the MAIL_FROM domain "
+                f"{from_domain}: DMARC checks will fail and mail may be rejected or marked as "
+                f"spam. Sign with {from_domain} (or its parent domain), or send from an "
+                f"address at {self.dkim_domain}."
+            )
+        return warnings
 
     @property
     def smtp(self) -> SmtpSettings | None:

@@ -13,6 +13,7 @@ The Celery app itself lives in `app.extensions["celery"]`.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from pathlib import Path
 
@@ -78,6 +79,10 @@ def init_celery(app: Flask) -> Celery:
     """Create the Celery app bound to `app`: every task runs inside an app context."""
 
     class FlaskTask(Task):
+        # A task declared with `outbox_id_kwarg="outbox_id"` is told its outbox row's id in
+        # that keyword (the send task makes its VERP bounce address from it).
+        outbox_id_kwarg: str | None = None
+
         def __call__(self, *args, **kwargs):
             with app.app_context():
                 row_id = kwargs.pop(outbox.OUTBOX_KWARG, None)
@@ -85,7 +90,10 @@ def init_celery(app: Flask) -> Celery:
                     return self.run(*args, **kwargs)
                 # Relayed from the outbox: the arguments are on the row, which also says
                 # whether this ran already.
-                return outbox.run(db.session, int(row_id), self.run)
+                work = self.run
+                if self.outbox_id_kwarg:
+                    work = functools.partial(self.run, **{self.outbox_id_kwarg: int(row_id)})
+                return outbox.run(db.session, int(row_id), work)
 
     settings = app.config["ENGAGE"]
     celery = Celery(app.import_name, task_cls=FlaskTask)

@@ -98,3 +98,97 @@ def test_bounce_address_must_be_plain():
     for bad in ("bounces+x@example.org", "bounces", "bounces@localhost", "bö@example.org"):
         with pytest.raises(ConfigError, match="BOUNCE_ADDRESS"):
             Settings.from_env({"BOUNCE_ADDRESS": bad})
+
+
+PRODUCTION = {
+    "ENGAGE_ENV": "production",
+    "SECRET_KEY": STRONG,
+    "BASE_URL": "https://news.example.org",
+    "MAIL_FROM": "News <news@example.org>",
+}
+
+
+def test_production_starts_with_good_sender_settings():
+    settings = Settings.from_env(PRODUCTION)
+    assert settings.base_url == "https://news.example.org"
+    assert settings.mail_from == "News <news@example.org>"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "says"),
+    [
+        (None, "Production needs BASE_URL"),
+        ("", "Production needs BASE_URL"),
+        ("http://news.example.org", "must be an https address"),
+        ("news.example.org", "must be an https address"),
+        ("https://localhost:8443", "points at this machine"),
+        ("https://127.0.0.1", "points at this machine"),
+        ("https://[::1]:5000", "points at this machine"),
+        ("https://engage.localhost", "points at this machine"),
+    ],
+)
+def test_production_refuses_a_base_url_readers_cannot_reach(base_url, says):
+    env = {**PRODUCTION, "BASE_URL": base_url}
+    if base_url is None:
+        del env["BASE_URL"]
+    with pytest.raises(ConfigError, match=says) as err:
+        Settings.from_env(env)
+    assert "https://news.example.org" in str(err.value)  # says what to set
+
+
+@pytest.mark.parametrize(
+    "mail_from",
+    [None, "Engage <newsletter@localhost>", "news@mailhost", "news@127.0.0.1", "news@x.localhost"],
+)
+def test_production_refuses_a_sender_without_a_real_domain(mail_from):
+    env = {**PRODUCTION, "MAIL_FROM": mail_from}
+    if mail_from is None:
+        del env["MAIL_FROM"]
+    with pytest.raises(ConfigError, match="MAIL_FROM") as err:
+        Settings.from_env(env)
+    assert "news@example.org" in str(err.value)
+
+
+def test_development_keeps_its_local_defaults():
+    settings = Settings.from_env({})
+    assert settings.base_url.startswith("http://127.0.0.1")
+    assert settings.mail_from == "Engage <newsletter@localhost>"
+
+
+@pytest.mark.parametrize(
+    ("dkim_domain", "aligned"),
+    [
+        ("example.org", True),  # the From domain's parent: relaxed alignment
+        ("news.example.org", True),
+        ("mail.news.example.org", True),
+        ("example.net", False),
+        ("ample.org", False),
+    ],
+)
+def test_a_dkim_domain_out_of_line_with_the_sender_is_logged_at_start(
+    make_app, caplog, dkim_domain, aligned
+):
+    from tests.support.dkim import KeyPair
+
+    keys = KeyPair.generate(domain=dkim_domain)
+    with caplog.at_level("WARNING", logger="engage.config"):
+        make_app(MAIL_FROM="News <news@news.example.org>", **keys.settings)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "engage.config"]
+    if aligned:
+        assert warnings == []
+    else:
+        [warning] = warnings
+        assert f"DKIM_DOMAIN {dkim_domain} does not align" in warning
+        assert "news.example.org" in warning
+
+
+def test_a_dkim_key_that_is_not_one_fails_at_start():
+    with pytest.raises(ConfigError, match="openssl genrsa"):
+        Settings.from_env(
+            {
+                "DKIM_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END "
+                "PRIVATE KEY-----\n",
+                "DKIM_SELECTOR": "s",
+                "DKIM_DOMAIN": "example.org",
+            }
+        )

@@ -26,15 +26,18 @@ from engage.subscriptions import service as subscriptions
 log = get_task_logger(__name__)
 
 
-@shared_task(name="engage.send_email", acks_late=True)
-def send_email(name: str, to: str, context: dict, headers: dict | None = None) -> str:
+@shared_task(name="engage.send_email", acks_late=True, outbox_id_kwarg="outbox_id")
+def send_email(
+    name: str, to: str, context: dict, headers: dict | None = None, outbox_id: int | None = None
+) -> str:
     """Render and send one email; returns the server's reply.
 
-    TemporaryFailure propagates: the outbox tries again later. A 5xx counts as a hard bounce
-    and is raised, so the outbox row ends `failed` with the server's reply.
+    `outbox_id` (given by the outbox when it runs the row) names the message in its VERP
+    envelope sender. TemporaryFailure propagates: the outbox tries again later. A 5xx counts
+    as a hard bounce and is raised, so the outbox row ends `failed` with the server's reply.
     """
     try:
-        reply = send_transactional(name, to, context, headers)
+        reply = send_transactional(name, to, context, headers, outbox_id=outbox_id)
     except PermanentFailure as exc:
         log.warning("email %s to %s refused permanently: %s", name, mask_address(to), exc.code)
         if subscriptions.note_hard_bounce(db.session, to):
@@ -148,11 +151,11 @@ def newsletters_send_batch(self, newsletter_id: int) -> dict:
     return {"outcome": result.outcome, "sent": result.sent}
 
 
-@shared_task(name="engage.newsletters.send_test", acks_late=True)
-def newsletters_send_test(newsletter_id: int, to: str) -> str | None:
+@shared_task(name="engage.newsletters.send_test", acks_late=True, outbox_id_kwarg="outbox_id")
+def newsletters_send_test(newsletter_id: int, to: str, outbox_id: int | None = None) -> str | None:
     """Send one test copy of a newsletter to an editor's address (from the outbox, which
-    retries temporary failures)."""
-    reply = newsletter_sending.send_test_message(db.session, newsletter_id, to)
+    retries temporary failures; `outbox_id` names it in the VERP envelope sender)."""
+    reply = newsletter_sending.send_test_message(db.session, newsletter_id, to, outbox_id)
     log.info("test newsletter %s to %s: %s", newsletter_id, mask_address(to), reply)
     return reply
 

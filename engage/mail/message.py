@@ -1,8 +1,9 @@
 """Build and serialise the MIME message for one recipient.
 
-Messages are serialised with `policy.SMTP.clone(max_line_length=None)`: under the default
-policy Python folds (and may RFC 2047-encode) header lines over ~77 characters, and a
-`List-Unsubscribe` that no longer starts with `<` is ignored by mail clients.
+Messages are serialised with `WIRE_POLICY`: `policy.SMTP` without folding (under the default
+policy Python folds, and may RFC 2047-encode, header lines over ~77 characters, and a
+`List-Unsubscribe` that no longer starts with `<` is ignored by mail clients), except for
+Subject, From and To, folded to 78-character lines and encoded words of at most 75.
 
 The SMTP envelope is what decides who gets a message, so it is never read back from the
 headers: `build_message` records the sender and the recipient it was given (the stored
@@ -17,8 +18,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from urllib.parse import urlsplit
 
@@ -27,10 +30,79 @@ import idna
 from engage.addresses import has_encoded_word
 from engage.mail.render import Rendered
 
+# Headers a reader sees and that may hold any text: folded to lines of at most 78 characters,
+# their non-ASCII text in RFC 2047 encoded words of at most 75 (RFC 5322 §2.1.1, RFC 2047 §2).
+FOLDED_HEADERS = frozenset(("subject", "from", "to"))
+LINE_LENGTH = 78
+# An encoded word on a continuation line is preceded by one space: 76 keeps it within 75.
+ENCODED_LINE_LENGTH = 76
+
+
+def _fold_text(name: str, value: str) -> str:
+    """`Name: value` folded as the legacy `email.header.Header` does: whole values in encoded
+    words (spaces included) when there is non-ASCII text, else folded at spaces.
+
+    The new folder of Python 3.11 can drop the space between two encoded words on a fold,
+    changing the text; the legacy one never does.
+    """
+    if value.isascii():
+        folded = Header(value, "us-ascii", header_name=name, maxlinelen=LINE_LENGTH)
+    else:
+        folded = Header(value, "utf-8", header_name=name, maxlinelen=ENCODED_LINE_LENGTH)
+    return f"{name}: {folded.encode(linesep=CRLF_TEXT)}{CRLF_TEXT}"
+
+
+def _fold_addresses(name: str, header) -> str | None:
+    """`Name: phrase <addr>` with a non-ASCII display name in encoded words, or None when
+    the email package's own folding is fine (ASCII names, groups, several addresses)."""
+    groups = getattr(header, "groups", ())
+    if len(groups) != 1 or groups[0].display_name is not None or len(groups[0].addresses) != 1:
+        return None
+    [address] = groups[0].addresses
+    if not address.display_name or address.display_name.isascii():
+        return None
+    phrase = Header(
+        address.display_name, "utf-8", header_name=name, maxlinelen=ENCODED_LINE_LENGTH
+    ).encode(linesep=CRLF_TEXT)
+    angle = f"<{address.addr_spec}>"
+    last = phrase.rsplit(CRLF_TEXT, 1)[-1]
+    used = len(last) + (len(name) + 2 if last == phrase else 0)
+    space = f"{CRLF_TEXT} " if used + 1 + len(angle) > LINE_LENGTH else " "
+    return f"{name}: {phrase}{space}{angle}{CRLF_TEXT}"
+
+
+class WirePolicy(EmailPolicy):
+    """`policy.SMTP` that leaves header lines unfolded, except Subject, From, To (and the
+    ASCII Content-Type, at its parameters).
+
+    Unfolded, because under `policy.SMTP` the email package RFC 2047-encodes a long line, and
+    a `List-Unsubscribe` that no longer starts with `<` is ignored by mail clients. Folded for
+    Subject, From and To, because a long non-ASCII subject would otherwise be one encoded word
+    of a thousand characters, which RFC 2047 forbids and spam filters hold against us. With
+    `utf8` (RFC 6532) there are no encoded words: those three are folded at spaces.
+    """
+
+    def fold_binary(self, name, value):
+        if name.lower() == "content-type":  # ASCII parameters: folds at "; " and nowhere else
+            return EmailPolicy.fold_binary(self.clone(max_line_length=LINE_LENGTH), name, value)
+        if name.lower() not in FOLDED_HEADERS:
+            return super().fold_binary(name, value)
+        if self.utf8:
+            return EmailPolicy.fold_binary(self.clone(max_line_length=LINE_LENGTH), name, value)
+        if name.lower() == "subject":
+            text = _fold_text(name, str(value))
+        else:
+            text = _fold_addresses(name, value)
+            if text is None:
+                return EmailPolicy.fold_binary(self.clone(max_line_length=LINE_LENGTH), name, value)
+        return text.encode("ascii")
+
+
+CRLF_TEXT = "\r\n"
 # Bodies are encoded with lines of at most 78 characters; on the wire every line ends in CRLF
-# and header lines are never folded.
+# and header lines are folded only as WirePolicy says.
 BUILD_POLICY = policy.default
-WIRE_POLICY = policy.SMTP.clone(max_line_length=None)
+WIRE_POLICY = WirePolicy(linesep=CRLF_TEXT, max_line_length=None)
 
 # Headers a caller may not override: they identify the message and its parts.
 _RESERVED = {"from", "to", "subject", "message-id", "date", "mime-version", "content-type"}
@@ -148,17 +220,21 @@ def build_message(
     sender: str,
     headers: Mapping[str, str] | None = None,
     domain: str | None = None,
+    envelope_sender: str | None = None,
 ) -> OutgoingMessage:
     """A multipart/alternative message (text, then HTML) from `sender` to the one address `to`
     (`address` or `Name <address>`), which becomes the envelope recipient as given.
 
-    `headers` adds extra headers (List-Id, List-Unsubscribe…). Raises ValueError for a line
-    break in any header value or address, an address that does not parse, an address with
-    RFC 2047 syntax (`=?`), or a To header that would name anyone else.
+    `headers` adds extra headers (List-Id, List-Unsubscribe…). `envelope_sender` is the SMTP
+    MAIL FROM (a VERP bounce address); it defaults to the sender's address, and never changes
+    the From header. Raises ValueError for a line break in any header value or address, an
+    address that does not parse, an address with RFC 2047 syntax (`=?`), or a To header that
+    would name anyone else.
     """
     _refuse_newlines("From", sender)
     _refuse_newlines("To", to)
     _refuse_newlines("Subject", rendered.subject)
+    _refuse_newlines("envelope sender", envelope_sender or "")
     for name, value in (headers or {}).items():
         _refuse_newlines(name, name)
         _refuse_newlines(name, value)
@@ -176,7 +252,7 @@ def build_message(
         raise ValueError(f"To holds RFC 2047 syntax, which names another mailbox: {to!r}")
 
     msg = OutgoingMessage(policy=BUILD_POLICY)
-    msg.envelope_sender = parseaddr(sender)[1]
+    msg.envelope_sender = envelope_sender or parseaddr(sender)[1]
     msg.envelope_recipients = (recipient,)
     msg["From"] = sender
     msg["To"] = Address(display_name=name, addr_spec=recipient) if name else recipient

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from email.utils import parseaddr
 
 from flask import current_app
 
@@ -11,9 +12,10 @@ from engage.extensions import db
 from engage.mail.errors import MailNotConfigured
 from engage.mail.message import build_message, message_id_domain
 from engage.mail.render import render_email, require_email
+from engage.mail.signing import signer_from_settings
 from engage.mail.sink import DEFAULT_PORT
 from engage.mail.transport import SmtpTransport, send_with_retry
-from engage.sending import outbox
+from engage.sending import outbox, verp
 
 DEV_SINK_PORT = DEFAULT_PORT  # where `make run` starts the development SMTP sink
 
@@ -32,8 +34,14 @@ def smtp_settings() -> SmtpSettings:
 
 
 def transport() -> SmtpTransport:
-    """A transport for the configured server; use it as a context manager for a batch."""
-    return SmtpTransport(smtp_settings())
+    """A transport for the configured server, signing with DKIM when it is configured; use it
+    as a context manager for a batch. Every kind of mail goes out through one of these."""
+    return SmtpTransport(smtp_settings(), signer=signer_from_settings(current_app.config["ENGAGE"]))
+
+
+# Transactional mail says it was sent by a program in answer to something (RFC 3834), so
+# auto-responders stay quiet; newsletters and digests are list mail and do not carry it.
+TRANSACTIONAL_HEADERS = {"Auto-Submitted": "auto-generated"}
 
 
 def send_transactional(
@@ -41,11 +49,13 @@ def send_transactional(
     to: str,
     context: Mapping[str, object],
     headers: Mapping[str, str] | None = None,
+    outbox_id: int | None = None,
 ) -> str:
     """Render email `name` for `to` and send it now; returns the server's reply.
 
     `headers` adds headers such as `message.bulk_headers(...)` for mail a subscriber gets
-    as a list member.
+    as a list member. `outbox_id` (the outbox row the message belongs to) makes the envelope
+    sender its VERP address when BOUNCE_ADDRESS is set.
 
     A few quick retries cover a dropped connection or a 4xx; then TemporaryFailure is raised
     (the Celery task retries later). PermanentFailure (5xx) is raised at once.
@@ -56,8 +66,11 @@ def send_transactional(
         rendered,
         to,
         sender=settings.mail_from,
-        headers=headers,
+        headers={**TRANSACTIONAL_HEADERS, **(headers or {})},
         domain=message_id_domain(settings.mail_from, settings.base_url),
+        envelope_sender=verp.envelope_sender(
+            settings, verp.OUTBOX, outbox_id, parseaddr(settings.mail_from)[1]
+        ),
     )
     with transport() as smtp:
         return send_with_retry(

@@ -5,6 +5,8 @@
             reply = send_with_retry(transport, msg)
 
 `send` raises TemporaryFailure (try again) or PermanentFailure (5xx, final); see errors.py.
+With a signer (DKIM configured), the transport signs every message it sends, whatever made
+it: transactional mail, newsletters, digests and test sends all pass through `send_raw`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Protocol
 from engage.config import SmtpSettings
 from engage.mail.errors import PermanentFailure, TemporaryFailure
 from engage.mail.message import envelope, is_international, mask_address, serialise
+from engage.mail.signing import DkimSigner
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +56,19 @@ class SmtpTransport:
 
     `ssl_context` defaults to the system's trusted certificates (SSL_CERT_FILE is honoured).
     Problems connecting, with STARTTLS or with the login are TemporaryFailure whatever the
-    reply code: they are about our set-up, never about a recipient.
+    reply code: they are about our set-up, never about a recipient. With `signer`, every
+    message is DKIM-signed on its way out.
     """
 
-    def __init__(self, settings: SmtpSettings, ssl_context: ssl.SSLContext | None = None):
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        ssl_context: ssl.SSLContext | None = None,
+        signer: DkimSigner | None = None,
+    ):
         self.settings = settings
         self.ssl_context = ssl_context
+        self.signer = signer
         self._smtp: smtplib.SMTP | None = None
         self.sent_on_connection = 0  # messages accepted since the connection was opened
 
@@ -154,8 +164,11 @@ class SmtpTransport:
     ) -> str:
         """`send` for a message already serialised (bulk sends build their bytes once).
 
-        `international`: an address needs SMTPUTF8. Same replies and errors as `send`.
+        `international`: an address needs SMTPUTF8. `raw` is signed here when the transport
+        has a signer (so never pass signed bytes). Same replies and errors as `send`.
         """
+        if self.signer is not None:
+            raw = self.signer.sign(raw)
         self.connect()
         smtp = self._smtp
         assert smtp is not None

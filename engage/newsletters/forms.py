@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from engage.newsletters.blocks import BLOCK_CHOICES
+from engage.newsletters.service import MAX_SUBJECT
 
 BODY_FORMATS = [("markdown", "Markdown"), ("mjml", "MJML")]
 
@@ -45,7 +46,17 @@ class CheckboxesField(SelectMultipleField):
 
 
 class ComposeForm(FlaskForm):
-    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
+    subject = StringField(
+        "Subject",
+        validators=[
+            DataRequired(),
+            Length(
+                max=MAX_SUBJECT,
+                message=f"The subject can be at most {MAX_SUBJECT} characters: mail programs "
+                "cut long subjects short. Move the rest into the preview text or the body.",
+            ),
+        ],
+    )
     preheader = StringField(
         "Preheader",
         validators=[Optional(), Length(max=200)],

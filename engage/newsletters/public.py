@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from flask import Blueprint, Response, abort, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engage.extensions import db
+from engage.core.security import no_store
+from engage.extensions import csrf, db, limiter
 from engage.newsletters.models import Newsletter
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.types import utcnow
@@ -135,3 +136,27 @@ def feed():
         archive_url=external_url("newsletters_public.index"),
     )
     return Response(body, mimetype="application/atom+xml")
+
+
+# --- links in test copies --------------------------------------------------------------------
+
+TEST_LINK_KINDS = ("unsubscribe", "preferences")
+
+
+@bp.route("/newsletters/test-copy/<kind>", methods=["GET", "POST"])
+@no_store
+@csrf.exempt  # a mail client's one-click POST carries no token, and nothing here changes
+@limiter.exempt
+def test_link(kind: str):
+    """What an unsubscribe or preferences link in a test copy opens (see `send_test_message`
+    in engage/newsletters/sending.py): nothing happens, and the page says so. The one-click
+    POST (RFC 8058) gets the same answer in plain text."""
+    if kind not in TEST_LINK_KINDS:
+        abort(404)
+    if request.method == "POST" and request.form.get("List-Unsubscribe") == "One-Click":
+        return Response(
+            "This came from a test copy of a newsletter: nothing was changed.\n",
+            200,
+            mimetype="text/plain",
+        )
+    return render_template("newsletters/public/test_link.html", kind=kind)

@@ -21,17 +21,16 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from engage.core.database import is_postgres
-from engage.mail.message import build_message, message_id_domain
-from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, personalise
-from engage.mail.service import smtp_settings
-from engage.mail.transport import SmtpTransport, send_with_retry
+from engage.mail.message import bulk_headers
+from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL
+from engage.mail.service import transport as mail_transport
 from engage.newsletters.models import Newsletter
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import audience_query, newsletter_topic_ids
-from engage.sending import pipeline
+from engage.sending import pipeline, verp
 from engage.sending.mime import MessageTemplate
 from engage.sending.models import Delivery
-from engage.subscriptions.emails import list_headers, preferences_url, unsubscribe_url
+from engage.subscriptions.emails import list_headers, list_id, preferences_url, unsubscribe_url
 from engage.subscriptions.models import Subscriber
 from engage.types import utcnow
 from engage.urls import external_url
@@ -283,26 +282,35 @@ def send_batch(
 # --- test messages -------------------------------------------------------------------------
 
 
-def send_test_message(session: Session, newsletter_id: int, to: str) -> str | None:
-    """Send the newsletter as it stands to `to`, "[Test]" in the subject, with links that work
-    but belong to nobody (the sign-up page). Returns the server's reply, or None if the
-    newsletter is gone. Raises TemporaryFailure (retry) or PermanentFailure."""
+def send_test_message(
+    session: Session, newsletter_id: int, to: str, outbox_id: int | None = None
+) -> str | None:
+    """Send the newsletter as it stands to `to`, as a reader would get it: the same message
+    template, list headers and signature, "[Test]" in the subject. Its unsubscribe and
+    preferences links (in the body and List-Unsubscribe) lead to a page that changes nothing
+    and says it was a test. `outbox_id` names the message in its VERP envelope sender.
+
+    Returns the server's reply, or None if the newsletter is gone. Raises TemporaryFailure
+    (the outbox retries) or PermanentFailure.
+    """
     newsletter = session.get(Newsletter, newsletter_id)
     if newsletter is None:
         return None
-    settings = current_app.config["ENGAGE"]
     rendered = render_newsletter(
         newsletter.subject, newsletter.preheader, newsletter.body_markdown, newsletter.body_mjml
     )
-    page = external_url("subscriptions.subscribe")
-    rendered = Rendered(
-        subject=f"[Test] {rendered.subject}", html=rendered.html, text=rendered.text
-    )
-    msg = build_message(
-        personalise(rendered, {UNSUBSCRIBE_URL: page, PREFERENCES_URL: page}),
+    template = pipeline.build_template(f"[Test] {rendered.subject}", rendered.html, rendered.text)
+    # The page these open changes nothing and says it was a test (newsletters/public.py).
+    unsubscribe = external_url("newsletters_public.test_link", kind="unsubscribe")
+    preferences = external_url("newsletters_public.test_link", kind="preferences")
+    message = template.build(
         to,
-        sender=settings.mail_from,
-        domain=message_id_domain(settings.mail_from, settings.base_url),
+        {UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences},
+        bulk_headers(list_id(), unsubscribe),
     )
-    with SmtpTransport(smtp_settings()) as transport:
-        return send_with_retry(transport, msg)
+    settings = current_app.config["ENGAGE"]
+    sender = verp.envelope_sender(settings, verp.OUTBOX, outbox_id, message.sender)
+    with mail_transport() as transport:
+        return transport.send_raw(
+            sender, [message.recipient], message.raw, international=message.international
+        )

@@ -9,7 +9,8 @@ quoted-printable-encodes the two bodies (C code in `binascii`) and joins the byt
 
 Anything unusual (a non-ASCII address, a header value with non-ASCII characters that has no
 cached encoding) falls back to `build_message` + `serialise`, the reference implementation the
-tests compare with.
+tests compare with. The bytes are not signed here: the transport signs whatever it sends
+(engage/mail/signing.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-
-import dkim
 
 from engage.mail.message import (
     BUILD_POLICY,
@@ -38,21 +37,6 @@ from engage.mail.render import Rendered, personalise
 
 CRLF = b"\r\n"
 
-# Signed headers: the ones a reader sees or acts on, the list headers of RFC 8058 (whose
-# signature is what lets a mailbox provider trust the one-click unsubscribe) and the MIME ones.
-DKIM_HEADERS = (
-    b"from",
-    b"to",
-    b"subject",
-    b"date",
-    b"message-id",
-    b"mime-version",
-    b"content-type",
-    b"list-id",
-    b"list-unsubscribe",
-    b"list-unsubscribe-post",
-)
-
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -62,34 +46,6 @@ class Outgoing:
     recipient: str
     raw: bytes
     international: bool = False
-
-
-class DkimSigner:
-    """Signs wire bytes with rsa-sha256, relaxed/relaxed, over DKIM_HEADERS."""
-
-    def __init__(self, private_key: str, selector: str, domain: str):
-        self.private_key = private_key.encode()
-        self.selector = selector.encode()
-        self.domain = domain.encode()
-
-    def sign(self, raw: bytes) -> bytes:
-        signature = dkim.sign(
-            raw,
-            self.selector,
-            self.domain,
-            self.private_key,
-            canonicalize=(b"relaxed", b"relaxed"),
-            include_headers=list(DKIM_HEADERS),
-            linesep=CRLF,
-        )
-        return signature + raw
-
-
-def signer_from_settings(settings) -> DkimSigner | None:
-    """A signer when DKIM is configured (engage.config.Settings), else None."""
-    if not settings.dkim_enabled:
-        return None
-    return DkimSigner(settings.dkim_private_key, settings.dkim_selector, settings.dkim_domain)
 
 
 def _qp(text: str) -> bytes:
@@ -119,12 +75,10 @@ class MessageTemplate:
         *,
         sender: str,
         domain: str,
-        signer: DkimSigner | None = None,
     ):
         self.rendered = rendered
         self.sender = sender
         self.domain = domain
-        self.signer = signer
         self.envelope_sender = parseaddr(sender)[1]
         probe = EmailMessage(policy=BUILD_POLICY)
         probe["From"] = sender
@@ -191,14 +145,10 @@ class MessageTemplate:
                 b"--" + boundary + b"--" + CRLF,
             ]
         )
-        if self.signer is not None:
-            raw = self.signer.sign(raw)
         return Outgoing(self.envelope_sender, recipient, raw)
 
     def _reference(self, personal: Rendered, to: str, headers: Mapping[str, str]) -> Outgoing:
         msg = build_message(personal, to, sender=self.sender, headers=headers, domain=self.domain)
         raw = serialise(msg)
-        if self.signer is not None:
-            raw = self.signer.sign(raw)
         _, [recipient] = envelope(msg)  # the address given, never the To header read back
         return Outgoing(self.envelope_sender, recipient, raw, is_international(msg))

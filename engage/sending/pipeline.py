@@ -40,9 +40,10 @@ from engage.core.database import is_postgres, retry_database
 from engage.mail.errors import PermanentFailure, TemporaryFailure
 from engage.mail.message import mask_address, message_id_domain, redact_addresses
 from engage.mail.render import Rendered
-from engage.mail.service import smtp_settings
+from engage.mail.service import transport as smtp_transport
 from engage.mail.transport import SmtpTransport
-from engage.sending.mime import MessageTemplate, signer_from_settings
+from engage.sending import verp
+from engage.sending.mime import MessageTemplate
 from engage.sending.models import Delivery
 from engage.sending.throttle import connection_slots, rate_limiter
 from engage.subscriptions.models import Subscriber
@@ -313,7 +314,6 @@ def build_template(subject: str, html: str | None, text: str | None) -> MessageT
         rendered,
         sender=settings.mail_from,
         domain=message_id_domain(settings.mail_from, settings.base_url),
-        signer=signer_from_settings(settings),
     )
 
 
@@ -363,6 +363,7 @@ class _Batch:
         self.defer_attempts = settings.send_defer_attempts
         self.defer_window = timedelta(hours=settings.send_defer_hours)
         self.reconnect_after = settings.send_reconnect_after
+        self.settings = settings
         self.streak = 0  # connection failures in a row
         # The last 4xx reply, and the different rows that got it in a row.
         self.same_reply: tuple[str, set[int]] = ("", set())
@@ -476,11 +477,13 @@ class _Batch:
     ) -> str | None:
         values, headers = self.send.links(row)
         message = template.build(row.email, values, headers)
+        # A bounce to this address names the delivery row, days later (engage/sending/verp.py).
+        sender = verp.envelope_sender(self.settings, verp.DELIVERY, delivery_id, message.sender)
         self.limiter.acquire()
         while True:
             try:
                 reply = transport.send_raw(
-                    message.sender,
+                    sender,
                     [message.recipient],
                     message.raw,
                     international=message.international,
@@ -567,7 +570,7 @@ def send_batches(
             return BatchResult(outcome="stopped")
         batch = _Batch(session, send, token, slots)
         session.commit()
-        with contextlib.closing(batch.db), SmtpTransport(smtp_settings()) as transport:
+        with contextlib.closing(batch.db), smtp_transport() as transport:
             while True:
                 if time.monotonic() > deadline:
                     batch.result.outcome = "budget"

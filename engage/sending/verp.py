@@ -76,3 +76,12 @@ def parse(value: str, key: str, bounce_address: str | None = None) -> VerpToken 
     if not hmac.compare_digest(match["check"], _check(key, kind, row_id)):
         return None
     return VerpToken(kind, row_id)  # type: ignore[arg-type]
+
+
+def envelope_sender(settings, kind: Kind, row_id: int | None, fallback: str) -> str:
+    """The SMTP `MAIL FROM` for the message of row `row_id`: its VERP address when
+    BOUNCE_ADDRESS is set (engage.config.Settings), else `fallback` (MAIL_FROM's address).
+    A message with no row (None) gets `fallback` too."""
+    if not settings.bounce_address or not row_id:
+        return fallback
+    return address(settings.bounce_address, settings.hash_key, kind, row_id)

@@ -38,18 +38,19 @@ def preferences_url(subscriber) -> str:
     return external_url("subscriptions.preferences", token=token)
 
 
+def list_id(digest: bool = False) -> str:
+    """The List-Id (RFC 2919) of the newsletters, or of the digest, a list of its own."""
+    settings = current_app.config["ENGAGE"]
+    if digest:
+        return f"{settings.site_name} digest <digest.{settings.list_id_domain}>"
+    return f"{settings.site_name} <news.{settings.list_id_domain}>"
+
+
 def list_headers(subscriber: Subscriber, digest: bool = False) -> dict[str, str]:
     """RFC 2369/8058 headers for mail a subscriber gets as a list member. The digest is a
     list of its own: its one-click unsubscribe stops the digest only."""
-    settings = current_app.config["ENGAGE"]
-    if digest:
-        return bulk_headers(
-            f"{settings.site_name} digest <digest.{settings.list_id_domain}>",
-            digest_unsubscribe_url(subscriber),
-        )
-    return bulk_headers(
-        f"{settings.site_name} <news.{settings.list_id_domain}>", unsubscribe_url(subscriber)
-    )
+    url = digest_unsubscribe_url(subscriber) if digest else unsubscribe_url(subscriber)
+    return bulk_headers(list_id(digest), url)
 
 
 def subscription_confirm(subscriber: Subscriber, consent: Consent) -> dict:

@@ -80,7 +80,14 @@ def test_demo_password_comes_from_the_environment(app, committed, monkeypatch):
 
 
 def test_demo_load_refuses_production(test_settings, committed):
-    production = create_app({**test_settings, "ENGAGE_ENV": "production", "SECRET_KEY": "p" * 48})
+    production = create_app(
+        {
+            **test_settings,
+            "ENGAGE_ENV": "production",
+            "SECRET_KEY": "p" * 48,
+            "BASE_URL": "https://engage.test",
+        }
+    )
     try:
         result = production.test_cli_runner().invoke(args=["demo", "load"])
         assert result.exit_code != 0

@@ -30,7 +30,7 @@ def test_form_without_csrf_token_is_refused_clearly(client):
 
 
 def test_unexpected_errors_show_no_trace_in_production(make_app):
-    app = make_app(ENGAGE_ENV="production", SECRET_KEY="p" * 40)
+    app = make_app(ENGAGE_ENV="production", SECRET_KEY="p" * 40, BASE_URL="https://engage.test")
 
     @app.get("/explode")
     def explode():

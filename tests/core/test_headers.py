@@ -30,7 +30,9 @@ def local(url: str) -> str:
 
 
 def test_production_asks_browsers_for_https_only(make_app):
-    production = make_app(ENGAGE_ENV="production", SECRET_KEY="p" * 48)
+    production = make_app(
+        ENGAGE_ENV="production", SECRET_KEY="p" * 48, BASE_URL="https://engage.test"
+    )
     response = production.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert int(re.search(r"max-age=(\d+)", response.headers["Strict-Transport-Security"])[1]) >= (

@@ -128,7 +128,7 @@ def test_outbox_is_empty_before_any_mail(dev_app):
 
 def test_outbox_does_not_exist_outside_development(client, make_app):
     assert client.get("/dev/outbox").status_code == 404
-    production = make_app(ENGAGE_ENV="production")
+    production = make_app(ENGAGE_ENV="production", BASE_URL="https://engage.test")
     assert production.test_client().get("/dev/outbox").status_code == 404
 
 

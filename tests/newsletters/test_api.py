@@ -152,9 +152,14 @@ def test_send_a_test_copy(client, editor, db, tasks, smtp_server):
     assert message.rcpt_tos == ["editor@example.org"]
     msg = message.message
     assert msg["Subject"] == "[Test] Monday news"
-    assert "List-Unsubscribe" not in msg  # nobody's subscription
+    # What a reader gets, list headers included, but its acting links change nothing.
+    test_page = "http://engage.test/newsletters/test-copy/unsubscribe"
+    assert f"\r\nList-Unsubscribe: <{test_page}>\r\n".encode() in message.raw
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in message.raw
+    assert b"\r\nList-Id: Engage <news.engage.test>\r\n" in message.raw
     text = msg.get_body(("plain",)).get_content()
-    assert "Unsubscribe: http://engage.test/subscribe" in text
+    assert f"Unsubscribe: {test_page}" in text
+    assert "http://engage.test/newsletters/test-copy/preferences" in text
     assert "%%" not in text
     db.session.expire_all()
     assert db.session.get(Newsletter, newsletter_id).status == "draft"
@@ -184,3 +189,13 @@ def test_a_remote_image_is_refused_with_the_message(client, editor, db):
     assert db.session.query(Newsletter).count() == 0
     fine = '<mj-image src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="" />'
     assert create(client, editor, topic, body_markdown=None, body_mjml=fine).status_code == 201
+
+
+def test_a_subject_over_the_cap_is_refused_with_a_clear_message(client, editor, db):
+    topic = add_topic(db.session)
+    response = create(client, editor, topic, subject="é" * 201)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "validation_error"
+    assert "at most 200 characters" in error["fields"]["subject"]
+    assert create(client, editor, topic, subject="é" * 200).status_code == 201

@@ -231,3 +231,12 @@ def test_images_from_engage_or_data_uris_are_fine(editor_client, readers, db):
     )
     assert compose(editor_client, body_format="mjml", body=body).status_code == 303
     assert db.session.scalar(select(Newsletter.body_mjml)) == body
+
+
+def test_a_subject_over_the_cap_is_refused_with_a_clear_message(editor_client, readers, db):
+    response = compose(editor_client, subject="é" * 201)
+    assert response.status_code == 422
+    page = html.unescape(response.get_data(as_text=True))
+    assert "The subject can be at most 200 characters" in page
+    assert db.session.scalar(select(Newsletter)) is None
+    assert compose(editor_client, subject="é" * 200).status_code in (200, 302, 303)
