@@ -90,12 +90,13 @@ def subscribe():
         "source": (form.source.data or "")[:300],
         "errors": {},
     }
-    if not form.validate_on_submit():
-        state["errors"] = {"email": ["Please check this field."]} if "email" in form.errors else {}
-        if "csrf_token" in form.errors:
-            state["errors"]["email"] = [
-                "This form expired. Please press Subscribe again; nothing was saved."
-            ]
+    # Every problem at once: an expired form and each field's own message, in one answer.
+    form.validate_on_submit()
+    errors = service.sign_up_problems(db.session, state["email"], state["topics"], state["digest"])
+    if "csrf_token" in form.errors:
+        errors = {"form": "This form expired. Please press Subscribe again.", **errors}
+    if errors:
+        state["errors"] = {name: [message] for name, message in errors.items()}
         return _signup_page(state, 400)
     if form.website.data:
         # A bot filled the honeypot: answer exactly as for a person, record nothing.

@@ -53,7 +53,7 @@ def test_article_page(app, client, make_article):
     assert "<h2>Why</h2>" in page
     assert "<strong>heard</strong>" in page
     assert f'<time datetime="{published.isoformat()}">' in page
-    assert "Leave a Reply" in page
+    assert "Leave a reply" in page
     assert "Your email address will not be published." in page
     assert 'id="reply-form"' in page  # the comments area replaced the placeholder
     assert_site_frame(page, app.config["ENGAGE"].crisis_text)
@@ -90,7 +90,7 @@ def test_article_body_is_sanitised_on_the_page(client, make_article):
 def test_every_page_has_a_working_signup_box(client, ctx):
     page = text_of(client.get("/"))
     footer = page[page.index('class="site-footer"') :]
-    assert 'action="/subscribe"' in footer
+    assert 'action="/subscribe#page-signup-form"' in footer
     assert 'name="csrf_token"' in footer
     assert '<label for="footer-signup-email">Email address</label>' in footer
 
