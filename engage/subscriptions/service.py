@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engage.addresses import InvalidAddress, normalise_email
-from engage.subscriptions.consent import SIGN_UP, text_version
+from engage.subscriptions.consent import SIGN_UP, SUBSCRIBE_AGAIN, text_version
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
     Consent,
@@ -257,6 +257,28 @@ def record_sign_up(
     if send:
         _note_confirmation_sent(subscriber, consent, now)
     return SignUp(subscriber, consent, "confirm" if send else None)
+
+
+def subscribe_again(
+    session: Session, subscriber: Subscriber, *, source: str, now: datetime | None = None
+) -> SignUp:
+    """An unsubscribed reader asks, from their preference page, to receive again what they
+    had chosen (the default topics if nothing is left). Goes through double opt-in like any
+    sign-up: nothing is sent but the confirmation until they confirm. Flushes."""
+    now = now or utcnow()
+    topics = list(subscriber.topics) or resolve_topics(session, None)
+    outcome = record_sign_up(
+        session,
+        subscriber,
+        subscriber.email,
+        topics,
+        subscriber.digest,
+        source=source,
+        consent_text=SUBSCRIBE_AGAIN.text,
+        now=now,
+    )
+    session.flush()
+    return outcome
 
 
 class ConfirmError(ValueError):
