@@ -104,7 +104,9 @@ def test_preferences_list_every_problem_and_save_nothing(client, reader, db):
         "#prefs-digest-off",
         "#prefs-purposes-anxiety",
     ]
-    for (_, message), name in zip(page.summary_links, ("topics", "digest", "purposes")):
+    for (_, message), name in zip(
+        page.summary_links, ("topics", "digest", "purposes"), strict=True
+    ):
         assert_field_error(page, f"prefs-{name}", message)
     assert duplicates(page) == {}
     db.session.expire_all()
