@@ -1,6 +1,6 @@
 // Forms sent back with mistakes: move focus to the error summary, so a screen reader reads it
-// and the next Tab goes to the first link. Without this script the form's action carries the
-// anchor, so the page still opens at the form.
+// and the next Tab goes to the first link. Without this script the page still opens at the
+// form: the reply form's action names the summary as its anchor, the others are at the top.
 (function () {
   "use strict";
   var summary = document.querySelector("[data-error-summary]");

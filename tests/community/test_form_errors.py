@@ -21,7 +21,9 @@ def test_every_error_is_listed_and_each_link_leads_to_a_field(client, db):
         assert href[1:] in page.by_id, href
     assert page.by_id["region"]["aria-invalid"] == "true"
     assert page.by_id["name"]["value"] == "Tuesday circle"
-    assert page.by_id["group-form"]["action"] == "/groups/submit#group-form-errors"
+    # The summary opens the form, right under the page's heading: the answer opens at it.
+    html = response.get_data(as_text=True)
+    assert html.index("<h1>") < html.index('id="group-form-errors"') < html.index('id="name"')
     assert duplicates(page) == {}
 
 
