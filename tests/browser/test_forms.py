@@ -264,6 +264,9 @@ def test_sign_up_with_tab_and_enter_only_through_a_mistake(live_server, browser_
     page.wait_for_url(re.compile(r".*/subscribe$"))
     expect(page.locator("#page-signup-errors")).to_be_focused()
     expect(page.locator("#page-signup-errors")).to_be_in_viewport()
+    assert duplicate_ids(page) == {}
+    assert_axe_clean(page, "the sign-up page with an error")
+    expect(page.locator("#page-signup-errors")).to_be_focused()
     page.keyboard.press("Tab")
     assert focused(page)["href"] == "#page-signup-email"
     page.keyboard.press("Enter")
