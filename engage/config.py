@@ -238,7 +238,6 @@ class Settings:
     hash_key: str = ""
     confirm_max_age_hours: int = 48
     embed_origins: tuple[str, ...] = ()
-    consent_version: str = "2026-11"
     # The newsletter send pipeline (engage/newsletters/pipeline.py).
     send_rate_per_second: float = 50.0  # all workers together; 0 means no limit
     send_batch_size: int = 100  # rows a worker claims at a time

@@ -98,18 +98,26 @@ def find_words(text: str, words: tuple[str, ...]) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def check_length_and_thread(name: str, body: str, comments_open: bool) -> None:
-    """Check 1. Raises Refused."""
+def length_and_thread_problems(name: str, body: str, comments_open: bool) -> dict[str, str]:
+    """Check 1, every field at once: {field: message}, empty when the reply may go on."""
     if not comments_open:
-        raise Refused("Replies to this article are closed.", "body")
-    if not name.strip():
-        raise Refused("Please enter a name to show with your reply.", "name")
-    if len(name) > MAX_NAME:
-        raise Refused(f"Please keep the name under {MAX_NAME} characters.", "name")
+        return {"body": "Replies to this article are closed."}
+    problems = {}
     if not body.strip():
-        raise Refused("Please write your reply.", "body")
-    if len(body) > MAX_BODY:
-        raise Refused(f"Please keep your reply under {MAX_BODY} characters.", "body")
+        problems["body"] = "Please write your reply."
+    elif len(body) > MAX_BODY:
+        problems["body"] = f"Please keep your reply under {MAX_BODY} characters."
+    if not name.strip():
+        problems["name"] = "Please enter a name to show with your reply."
+    elif len(name) > MAX_NAME:
+        problems["name"] = f"Please keep the name under {MAX_NAME} characters."
+    return problems
+
+
+def check_length_and_thread(name: str, body: str, comments_open: bool) -> None:
+    """Check 1. Raises Refused with the first problem (`length_and_thread_problems`)."""
+    for field_name, message in length_and_thread_problems(name, body, comments_open).items():
+        raise Refused(message, field_name)
 
 
 def sanitise(body: str) -> tuple[str, int]:

@@ -49,11 +49,16 @@ FORMER_READER = "Former reader"
 
 
 class ReplyError(ValueError):
-    """The reply cannot be taken or changed; the message is fit to show the reader."""
+    """The reply cannot be taken or changed; the message is fit to show the reader.
 
-    def __init__(self, message: str, field: str = "body"):
+    `errors` holds every field's message ({field: message}, in the form's order); `field` and
+    the message are the first of them.
+    """
+
+    def __init__(self, message: str, field: str = "body", errors: dict[str, str] | None = None):
         super().__init__(message)
         self.field = field
+        self.errors = errors or {field: message}
 
 
 class ReplyChanged(ReplyError):
@@ -152,6 +157,20 @@ def _apply(session: Session, comment: Comment, decision: checks.Decision, now: d
         _after_approval(session, comment)
 
 
+def reply_problems(name: str, email: str, body: str, comments_open: bool) -> dict[str, str]:
+    """Every reason a reply cannot be posted as it is, {field: message} in the form's order
+    (body, name, email); empty when it may go on to the checks. Queries nothing."""
+    problems = checks.length_and_thread_problems(
+        printable(name, 200).strip(), body or "", comments_open
+    )
+    if comments_open:
+        try:
+            normalise_email(email)
+        except InvalidAddress as exc:
+            problems["email"] = str(exc)
+    return problems
+
+
 def post_reply(
     session: Session,
     article: Article,
@@ -166,20 +185,18 @@ def post_reply(
 ) -> Posted:
     """Take a reader's reply through the checks and store it with the decision.
 
-    Raises ReplyError (with `.field`) for a reply that cannot be taken as it is; nothing is
-    stored then. A repeat of the same text within 10 minutes returns the earlier reply.
+    Raises ReplyError (`.errors` holds every field's message) for a reply that cannot be taken
+    as it is; nothing is stored then. A repeat of the same text within 10 minutes returns the
+    earlier reply.
     """
     now = now or utcnow()
     name = printable(name, 200).strip()
     body = (body or "").replace("\r\n", "\n").replace("\0", "")
-    try:
-        checks.check_length_and_thread(name, body, article.comments_open)
-    except checks.Refused as exc:
-        raise ReplyError(str(exc), exc.field) from None
-    try:
-        address = normalise_email(email)
-    except InvalidAddress as exc:
-        raise ReplyError(str(exc), "email") from None
+    problems = reply_problems(name, email, body, article.comments_open)
+    if problems:
+        field_name, message = next(iter(problems.items()))
+        raise ReplyError(message, field_name, problems)
+    address = normalise_email(email)
     parent = None
     if parent_id is not None:
         parent = session.get(Comment, parent_id)

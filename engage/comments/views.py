@@ -168,6 +168,7 @@ def article_page(article: Article, state: dict | None = None, status: int = 200)
 
 
 @bp.post("/articles/<slug>/replies")
+@csrf.exempt  # the form checks its own token, so a stale one keeps what the reader typed
 @limiter.limit(PERSON_LIMIT, key_func=_person_key, deduct_when=_counted)
 @limiter.limit(_hourly_limit, deduct_when=_counted)
 def post(slug: str):
@@ -182,8 +183,15 @@ def post(slug: str):
         "parent_id": parent_raw if parent_raw.isdigit() else "",
         "errors": {},
     }
-    if not form.validate_on_submit():
-        state["errors"] = {"body": ["Please check the form and send it again."]}
+    # Every problem at once: an expired form and each field's own message, in one answer.
+    form.validate_on_submit()
+    errors = service.reply_problems(
+        state["name"], state["email"], state["body"], article.comments_open
+    )
+    if "csrf_token" in form.errors:
+        errors = {"form": "This form expired. Please press Post reply again.", **errors}
+    if errors:
+        state["errors"] = {name: [message] for name, message in errors.items()}
         return article_page(article, state, 400)
     if form.website.data:
         # A bot filled the honeypot: answer as for a person, record nothing.
@@ -202,7 +210,7 @@ def post(slug: str):
         )
     except service.ReplyError as exc:
         db.session.rollback()
-        state["errors"] = {exc.field: [str(exc)]}
+        state["errors"] = {name: [message] for name, message in exc.errors.items()}
         return article_page(article, state, 400)
     comment = posted.comment
     db.session.commit()
@@ -213,7 +221,10 @@ def post(slug: str):
             "Your reply could not be published: it goes against our community guidelines.", "error"
         )
     elif comment.status == "pending":
-        flash("Thank you. Your reply is awaiting moderation; only you can see it for now.", "info")
+        flash(
+            "Thank you. Your reply is waiting for a moderator; only you can see it for now.",
+            "info",
+        )
     anchor = f"#c-{comment.id}" if comment.status != "rejected" else "#replies"
     response = redirect(url_for("articles.show", slug=slug) + anchor, code=303)
     if not posted.duplicate and comment.status != "rejected":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
@@ -34,10 +35,33 @@ MAX_BODY = 200_000
 
 
 @cache
+def canonical_timezones() -> tuple[str, ...]:
+    """The canonical Area/Location zone names, one per place, without the backward-compatible
+    aliases (Asia/Calcutta, US/Eastern, GB…): the tz database's own zone.tab, as shipped by
+    the tzdata package, limited to the zones this system can load."""
+    known = available_timezones()
+    try:
+        table = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):  # pragma: no cover (tzdata is required)
+        return tuple(sorted(n for n in known if n.split("/")[0] in AREAS))
+    names = {
+        line.split("\t")[2]
+        for line in table.splitlines()
+        if line and not line.startswith("#") and line.count("\t") >= 2
+    }
+    return tuple(sorted(names & known))
+
+
+# The continents and oceans of canonical zone names (the fallback's filter).
+AREAS = {
+    "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe",
+    "Indian", "Pacific",
+}  # fmt: skip
+
+
 def timezone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone name this system knows, UTC first."""
-    names = sorted(n for n in available_timezones() if "/" in n and not n.startswith("Etc/"))
-    return [("UTC", "UTC")] + [(name, name.replace("_", " ")) for name in names]
+    """The canonical zone names as (value, label), UTC first."""
+    return [("UTC", "UTC")] + [(name, name.replace("_", " ")) for name in canonical_timezones()]
 
 
 class CheckboxesField(SelectMultipleField):

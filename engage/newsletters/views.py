@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user
@@ -28,7 +29,13 @@ from engage.accounts.access import require_role
 from engage.extensions import db
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, personalise
 from engage.newsletters import blocks, service
-from engage.newsletters.forms import ActionForm, ComposeForm, ScheduleForm, choices
+from engage.newsletters.forms import (
+    ActionForm,
+    ComposeForm,
+    ScheduleForm,
+    canonical_timezones,
+    choices,
+)
 from engage.newsletters.models import Newsletter
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import NewsletterError
@@ -39,6 +46,8 @@ from engage.types import utcnow
 bp = Blueprint("newsletters_admin", __name__, url_prefix="/admin/newsletters")
 
 EDITABLE = ("draft", "scheduled", "missed")
+# The editor's last time zone for scheduling, kept in their session.
+ZONE_KEY = "schedule_timezone"
 SCHEDULABLE = ("draft", "scheduled", "missed")
 UNDER_WAY = ("sending", "paused")
 STATUS_LABELS = {
@@ -277,8 +286,12 @@ def show(newsletter_id: int):
     newsletter = _newsletter(newsletter_id)
     slugs = [topic.slug for topic in newsletter.topics]
     schedule_form = ScheduleForm(formdata=None)
+    # The zone the editor last scheduled in stays chosen, and the time shows in it.
+    zone_name = session.get(ZONE_KEY)
+    zone_name = zone_name if zone_name in canonical_timezones() else "UTC"
+    schedule_form.timezone.data = zone_name
     if newsletter.scheduled_at and newsletter.status in SCHEDULABLE:
-        when = newsletter.scheduled_at.astimezone(UTC)
+        when = newsletter.scheduled_at.astimezone(ZoneInfo(zone_name))
         schedule_form.date.data, schedule_form.time.data = when.date(), when.time()
     return _show_page(newsletter, slugs, schedule_form)
 
@@ -351,8 +364,11 @@ def schedule(newsletter_id: int):
     slugs = [topic.slug for topic in newsletter.topics]
     if not form.validate():
         return _show_page(newsletter, slugs, form, 422)
+    zone_name = form.timezone.data or "UTC"
+    if zone_name in canonical_timezones():
+        session[ZONE_KEY] = zone_name
     try:
-        send_at = local_to_utc(form.date.data, form.time.data, form.timezone.data or "UTC")
+        send_at = local_to_utc(form.date.data, form.time.data, zone_name)
     except ValueError as exc:
         form.time.errors = [str(exc)]
         return _show_page(newsletter, slugs, form, 422)
@@ -368,8 +384,8 @@ def schedule(newsletter_id: int):
             return _show_page(newsletter, slugs, form, 422)
         flash(str(exc), "error")
     else:
+        # No flash: the page's own "Scheduled for …" line says it, once.
         db.session.commit()
-        flash(f"Scheduled for {_format_datetime(send_at)}.", "info")
     return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
 
 

@@ -2,7 +2,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from engage.subscriptions import embed, views
+    from engage.subscriptions import consent, embed, views
     from engage.subscriptions.forms import DIGEST_CHOICES
 
     app.register_blueprint(views.bp)
@@ -11,4 +11,8 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _signup():
         # Lazy: the query runs only on pages that render a sign-up box.
-        return {"signup_topics": views.topic_choices, "digest_choices": DIGEST_CHOICES}
+        return {
+            "signup_topics": views.topic_choices,
+            "digest_choices": DIGEST_CHOICES,
+            "signup_consent": consent.SIGN_UP,
+        }

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engage.addresses import InvalidAddress, normalise_email
+from engage.subscriptions.consent import SIGN_UP, SUBSCRIBE_AGAIN, text_version
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
     Consent,
@@ -26,10 +27,8 @@ from engage.subscriptions.models import (
 )
 from engage.types import opaque_id, utcnow
 
-CONSENT_TEXT = (
-    "I agree to receive the emails I chose above. I can unsubscribe at any time, and my "
-    "address is used for nothing else (see the privacy page)."
-)
+# The sign-up form's words, exactly as the form shows them (engage.subscriptions.consent).
+CONSENT_TEXT = SIGN_UP.text
 CONFIRMATION_COOLDOWN = timedelta(minutes=10)
 CONFIRMATIONS_PER_DAY = 3
 UNCONFIRMED_LIFETIME = timedelta(days=7)
@@ -104,6 +103,24 @@ def check_digest(value: str | None) -> str:
             f"The digest must be one of: {', '.join(DIGEST_FREQUENCIES)}.", "digest"
         )
     return value
+
+
+def sign_up_problems(
+    session: Session, email: str, topics: list[str] | None, digest: str | None
+) -> dict[str, str]:
+    """Every reason a sign-up cannot go ahead, {field: message} in the form's order (email,
+    topics, digest); empty when `sign_up` will take it. Writes nothing."""
+    problems = {}
+    try:
+        normalise_email(email)
+    except InvalidAddress as exc:
+        problems["email"] = str(exc)
+    for check in (lambda: resolve_topics(session, topics), lambda: check_digest(digest)):
+        try:
+            check()
+        except InvalidChoice as exc:
+            problems[exc.field] = str(exc)
+    return problems
 
 
 @dataclass
@@ -207,8 +224,9 @@ def record_sign_up(
 ) -> SignUp:
     """`sign_up` for an address already normalised (`subscriber` is its row, or None) and
     choices already checked: changes objects only, no query and no flush, so the bulk import
-    can record many and flush once. A persistent `subscriber` needs its consents loaded."""
-    version = consent_version or current_app.config["ENGAGE"].consent_version
+    can record many and flush once. A persistent `subscriber` needs its consents loaded.
+    Without `consent_version` the version names the exact text (`text_version`)."""
+    version = consent_version or text_version(consent_text)
     if subscriber is not None and subscriber.status == "confirmed":
         if not _may_send_confirmation(subscriber, now):
             return SignUp(subscriber, None, None)
@@ -239,6 +257,28 @@ def record_sign_up(
     if send:
         _note_confirmation_sent(subscriber, consent, now)
     return SignUp(subscriber, consent, "confirm" if send else None)
+
+
+def subscribe_again(
+    session: Session, subscriber: Subscriber, *, source: str, now: datetime | None = None
+) -> SignUp:
+    """An unsubscribed reader asks, from their preference page, to receive again what they
+    had chosen (the default topics if nothing is left). Goes through double opt-in like any
+    sign-up: nothing is sent but the confirmation until they confirm. Flushes."""
+    now = now or utcnow()
+    topics = list(subscriber.topics) or resolve_topics(session, None)
+    outcome = record_sign_up(
+        session,
+        subscriber,
+        subscriber.email,
+        topics,
+        subscriber.digest,
+        source=source,
+        consent_text=SUBSCRIBE_AGAIN.text,
+        now=now,
+    )
+    session.flush()
+    return outcome
 
 
 class ConfirmError(ValueError):

@@ -24,8 +24,8 @@ from sqlalchemy import select
 
 from engage.core.security import no_store
 from engage.extensions import csrf, db, limiter
+from engage.subscriptions import consent, service
 from engage.subscriptions import emails as subscription_emails
-from engage.subscriptions import service
 from engage.subscriptions.emails import queue_signup_email
 from engage.subscriptions.forms import (
     ConfirmActionForm,
@@ -90,12 +90,13 @@ def subscribe():
         "source": (form.source.data or "")[:300],
         "errors": {},
     }
-    if not form.validate_on_submit():
-        state["errors"] = {"email": ["Please check this field."]} if "email" in form.errors else {}
-        if "csrf_token" in form.errors:
-            state["errors"]["email"] = [
-                "This form expired. Please press Subscribe again; nothing was saved."
-            ]
+    # Every problem at once: an expired form and each field's own message, in one answer.
+    form.validate_on_submit()
+    errors = service.sign_up_problems(db.session, state["email"], state["topics"], state["digest"])
+    if "csrf_token" in form.errors:
+        errors = {"form": "This form expired. Please press Subscribe again.", **errors}
+    if errors:
+        state["errors"] = {name: [message] for name, message in errors.items()}
         return _signup_page(state, 400)
     if form.website.data:
         # A bot filled the honeypot: answer exactly as for a person, record nothing.
@@ -245,7 +246,11 @@ def _subscriber_from_preferences_token(token: str) -> Subscriber:
     return subscriber
 
 
-def _preferences_page(subscriber, token, state=None, erase_form=None, saved=False, status=200):
+# The preference form's fields by name, for the error summary's links.
+PREFERENCE_FIELDS = ("topics", "digest", "purposes")
+
+
+def _preferences_page(subscriber, token, state=None, saved=False, status=200):
     interests = subscriber.interests or {}
     state = state or {
         "topics": [t.slug for t in subscriber.topics],
@@ -265,9 +270,7 @@ def _preferences_page(subscriber, token, state=None, erase_form=None, saved=Fals
         token=token,
         state=state,
         saved=saved,
-        form=PreferencesForm(),
-        erase_form=erase_form or EraseForm(),
-        action_form=ConfirmActionForm(),
+        subscribe_again=consent.SUBSCRIBE_AGAIN,
     ), status
 
 
@@ -284,17 +287,29 @@ def preferences(token: str):
         "interests": form.chosen_interests(),
         "errors": {},
     }
-    if not form.validate_on_submit():
-        state["errors"] = {"topics": ["This form expired. Please save again."]}
+    # Every problem at once, in the form's order.
+    form.validate_on_submit()
+    errors = {}
+    if "csrf_token" in form.errors:
+        errors["form"] = "This form expired. Please press Save my choices again."
+    checks = {
+        "topics": lambda: service.resolve_topics(db.session, state["topics"] or None),
+        "digest": lambda: service.check_digest(state["digest"]),
+        "purposes": lambda: service.check_interests(
+            (state["interests"] or {}).get("purposes"), (state["interests"] or {}).get("regions")
+        ),
+    }
+    for check in checks.values():
+        try:
+            check()
+        except service.InvalidChoice as exc:
+            errors.setdefault(exc.field, str(exc))
+    if errors:
+        state["errors"] = {name: [message] for name, message in errors.items()}
         return _preferences_page(subscriber, token, state, status=400)
-    try:
-        service.update_preferences(
-            db.session, subscriber, state["topics"], state["digest"], state["interests"]
-        )
-    except service.InvalidChoice as exc:
-        db.session.rollback()
-        state["errors"] = {exc.field: [str(exc)]}
-        return _preferences_page(subscriber, token, state, status=400)
+    service.update_preferences(
+        db.session, subscriber, state["topics"], state["digest"], state["interests"]
+    )
     db.session.commit()
     return _preferences_page(subscriber, token, saved=True)
 
@@ -304,16 +319,34 @@ def _require_button() -> None:
         abort(400)
 
 
-@bp.post("/preferences/<token>/unsubscribe")
+@bp.route("/preferences/<token>/unsubscribe", methods=["GET", "POST"])
 @no_store
 def unsubscribe_all(token: str):
+    """GET asks on a page of its own; its button POSTs and unsubscribes from everything."""
     subscriber = _subscriber_from_preferences_token(token)
-    _require_button()
+    form = ConfirmActionForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return render_template(
+            "subscriptions/confirm_unsubscribe.html", subscriber=subscriber, token=token
+        ), (400 if request.method == "POST" else 200)
     service.unsubscribe(db.session, subscriber)
     db.session.commit()
-    return render_template(
-        "subscriptions/unsubscribed.html", preferences_url=preferences_url(subscriber)
-    )
+    return redirect(url_for(".preferences", token=token), code=303)
+
+
+@bp.post("/preferences/<token>/subscribe-again")
+@no_store
+@limiter.limit(_signup_limit)
+def subscribe_again(token: str):
+    """An unsubscribed reader's way back: a confirmation email first (double opt-in)."""
+    subscriber = _subscriber_from_preferences_token(token)
+    _require_button()
+    if subscriber.status != "unsubscribed":
+        return redirect(url_for(".preferences", token=token), code=303)
+    outcome = service.subscribe_again(db.session, subscriber, source="form:/preferences")
+    queue_signup_email(outcome)
+    db.session.commit()
+    return redirect(url_for("subscriptions.check_email"), code=303)
 
 
 @bp.post("/preferences/<token>/export")
@@ -329,14 +362,17 @@ def export(token: str):
     )
 
 
-@bp.post("/preferences/<token>/erase")
+@bp.route("/preferences/<token>/erase", methods=["GET", "POST"])
 @no_store
 def erase(token: str):
+    """GET asks on a page of its own (with a box to tick); its button POSTs and erases."""
     subscriber = _subscriber_from_preferences_token(token)
     form = EraseForm()
+    if request.method == "GET":
+        return render_template("subscriptions/confirm_erase.html", form=form, token=token)
     if not form.validate_on_submit() or not form.sure.data:
         form.sure.errors = ["Please tick the box to confirm that you want your data erased."]
-        return _preferences_page(subscriber, token, erase_form=form, status=400)
+        return render_template("subscriptions/confirm_erase.html", form=form, token=token), 400
     service.erase(db.session, subscriber)
     db.session.commit()
     return render_template("subscriptions/erased.html")

@@ -53,7 +53,7 @@ def test_article_page(app, client, make_article):
     assert "<h2>Why</h2>" in page
     assert "<strong>heard</strong>" in page
     assert f'<time datetime="{published.isoformat()}">' in page
-    assert "Leave a Reply" in page
+    assert "Leave a reply" in page
     assert "Your email address will not be published." in page
     assert 'id="reply-form"' in page  # the comments area replaced the placeholder
     assert_site_frame(page, app.config["ENGAGE"].crisis_text)

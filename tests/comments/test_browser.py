@@ -37,7 +37,7 @@ def test_a_reply_is_posted_moderated_and_published(
     page.fill("#reply-name", "Robin")
     page.fill("#reply-email", "robin@example.org")
     page.click("text=Post reply")
-    expect(page.locator(".awaiting")).to_have_text("Your reply is awaiting moderation")
+    expect(page.locator(".awaiting")).to_have_text("Waiting for a moderator")
     expect(page.locator(".reply-body strong")).to_have_text("everyone")
 
     moderator = chromium.new_context(locale="en-GB").new_page()

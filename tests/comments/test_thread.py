@@ -84,11 +84,11 @@ def test_the_form_posts_without_javascript_and_only_the_author_sees_it(app, clie
     assert response.headers["Location"].endswith(f"/articles/{article.slug}#c-{comment.id}")
     assert comment.status == "pending" and comment.notify_replies
     own = page_of(client, article)
-    assert "Your reply is awaiting moderation" in own and "This helped me" in own
+    assert "Waiting for a moderator" in own and "This helped me" in own
     assert "Edit or delete" in own
     with app.test_client() as stranger:
         other = page_of(stranger, article)
-    assert "This helped me" not in other and "awaiting moderation" not in other
+    assert "This helped me" not in other and "Waiting for a moderator" not in other
 
 
 def test_a_refused_reply_keeps_what_was_typed(client, db, article):
@@ -127,7 +127,7 @@ def test_crisis_language_shows_the_resources_at_once(app, client, article):
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'id="care"' in page
     assert app.config["ENGAGE"].crisis_text.split(".")[0] in page
-    assert "Your reply is awaiting moderation" in page
+    assert "Waiting for a moderator" in page
 
 
 def test_the_author_edits_within_fifteen_minutes(client, db, article):

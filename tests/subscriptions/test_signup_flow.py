@@ -4,6 +4,7 @@ import re
 
 from sqlalchemy import select
 
+from engage.subscriptions.consent import SIGN_UP, text_version
 from engage.subscriptions.models import Consent, Subscriber
 from tests.conftest import csrf_token
 
@@ -40,8 +41,10 @@ def test_sign_up_creates_a_pending_subscriber_with_consent_evidence(client, topi
     assert [t.slug for t in subscriber.topics] == ["newsletter"]
     consent = db.session.scalar(select(Consent))
     assert consent.source == "form:/articles/what-is"
-    assert "unsubscribe at any time" in consent.text
-    assert consent.version
+    # The words the form showed, exactly, and a version naming those words.
+    assert consent.text == SIGN_UP.text
+    assert consent.text in client.get("/subscribe").get_data(as_text=True)
+    assert consent.version == text_version(SIGN_UP.text)
     assert consent.consented_at
     assert consent.confirmation_sent_at is None  # queued; set once a server accepts it
     assert consent.confirmed_at is None
