@@ -116,6 +116,22 @@ def classify(kind: Kind, status: str) -> Kind:
     return kind
 
 
+def smtp_refusal(
+    recipient: str | None, code: int | None, text: str, token: VerpToken | None = None
+) -> BounceReport:
+    """The report for a refusal in our own SMTP session: a 5xx is "hard" (and `apply` makes
+    it soft unless its status is about the address), anything else "soft"."""
+    reply = f"{code or ''} {text or ''}".strip()
+    return BounceReport(
+        kind="hard" if code is not None and 500 <= code < 600 else "soft",
+        recipient=recipient,
+        token=token,
+        status=status_in(reply) or (f"{code // 100}.0.0" if code else ""),
+        diagnostic=reply,
+        source="smtp",
+    )
+
+
 def _settings():
     return current_app.config["ENGAGE"]
 
