@@ -198,3 +198,18 @@ def test_the_mailbox_url_is_checked_at_start_and_read_in_full():
     assert Mailbox.from_url("imap://u:p@127.0.0.1").port == 143
     assert Mailbox.from_url("pop3s://u:p@mx.example.org").port == 995
     assert Mailbox.from_url("pop3://u:p@mx.example.org").port == 110
+
+
+def test_the_poll_command_reads_the_mailbox_once(ctx, db, app, make_app, dovecot):
+    rows = make_rows(db.session)
+    bounced, complained, away = drop_reports(dovecot, app, rows)
+    polling = make_app(BOUNCE_MAILBOX_URL=dovecot.url("pop3"))
+
+    with polling.app_context():  # the command runs in the app context it finds
+        result = polling.test_cli_runner().invoke(args=["bounces", "poll"])
+
+    assert result.exit_code == 0, result.output
+    assert "3 message(s) read, 2 report(s), 2 recorded." in result.output
+    assert_applied(db.session, bounced, complained, away)
+    unset = app.test_cli_runner().invoke(args=["bounces", "poll"])
+    assert unset.exit_code != 0 and "BOUNCE_MAILBOX_URL is not set" in unset.output
