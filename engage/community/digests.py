@@ -38,7 +38,13 @@ from engage.addresses import without_encoded_words
 from engage.community import purposes as purpose_list
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.core.database import is_postgres
-from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, placeholder, render_email
+from engage.mail.render import (
+    PREFERENCES_URL,
+    UNSUBSCRIBE_URL,
+    format_date,
+    placeholder,
+    render_email,
+)
 from engage.queue import enqueue
 from engage.sending.models import Delivery
 from engage.sending.pipeline import delivery_counts, workers_for
@@ -327,12 +333,16 @@ class ContentCache:
         return self._content[key]
 
 
-def render_digest(frequency: str, content: Content) -> tuple[str, str, str]:
-    """(subject, html, text) of one content set, with placeholders for the per-reader links."""
+def render_digest(
+    frequency: str, content: Content, dated: datetime | None = None
+) -> tuple[str, str, str]:
+    """(subject, html, text) of one content set, with placeholders for the per-reader links;
+    the masthead shows the date `dated` (default: now)."""
     rendered = render_email(
         "digest",
         {
             "frequency": frequency,
+            "dateline": format_date(dated or utcnow()),
             "groups": [g.context for g in content.groups],
             "events": [e.context for e in content.events],
             "upcoming": [e.context for e in content.upcoming],
@@ -382,8 +392,10 @@ def edition_for(session: Session, frequency: str, now: datetime) -> DigestEditio
     ).one()
 
 
-def _render_id(session: Session, edition_id: int, frequency: str, content: Content) -> int:
-    subject, html, text = render_digest(frequency, content)
+def _render_id(
+    session: Session, edition_id: int, frequency: str, content: Content, now: datetime
+) -> int:
+    subject, html, text = render_digest(frequency, content, now)
     key = content.key
     session.execute(
         _insert_ignoring_conflicts(
@@ -461,7 +473,7 @@ def run(
                 continue
             key = content.key
             if key not in render_ids:
-                render_ids[key] = _render_id(session, edition.id, frequency, content)
+                render_ids[key] = _render_id(session, edition.id, frequency, content, now)
             rows.append(
                 {
                     "digest_edition_id": edition.id,

@@ -26,6 +26,7 @@ from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, perso
 from engage.mail.service import smtp_settings
 from engage.mail.transport import SmtpTransport, send_with_retry
 from engage.newsletters.models import Newsletter
+from engage.newsletters.public import web_version_url
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import audience_query, newsletter_topic_ids
 from engage.sending import pipeline
@@ -119,6 +120,8 @@ def start(session: Session, newsletter_id: int, now: datetime | None = None) -> 
             newsletter.preheader,
             newsletter.body_markdown,
             newsletter.body_mjml,
+            dated=now,
+            web_url=web_version_url(newsletter),
         )
     except NewsletterRenderError as exc:
         newsletter.status = "paused"
@@ -292,7 +295,12 @@ def send_test_message(session: Session, newsletter_id: int, to: str) -> str | No
         return None
     settings = current_app.config["ENGAGE"]
     rendered = render_newsletter(
-        newsletter.subject, newsletter.preheader, newsletter.body_markdown, newsletter.body_mjml
+        newsletter.subject,
+        newsletter.preheader,
+        newsletter.body_markdown,
+        newsletter.body_mjml,
+        dated=utcnow(),
+        web_url=web_version_url(newsletter),
     )
     page = external_url("subscriptions.subscribe")
     rendered = Rendered(

@@ -30,6 +30,7 @@ from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, perso
 from engage.newsletters import blocks, service
 from engage.newsletters.forms import ActionForm, ComposeForm, ScheduleForm, choices
 from engage.newsletters.models import Newsletter
+from engage.newsletters.public import web_version_url
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import NewsletterError
 from engage.newsletters.validate import Issue, check_body, source_line
@@ -407,6 +408,8 @@ def _rendered(newsletter: Newsletter) -> Rendered | None:
             body_markdown=newsletter.body_markdown,
             body_mjml=newsletter.body_mjml,
             personal_links=True,
+            dated=newsletter.started_at or newsletter.scheduled_at or utcnow(),
+            web_url=web_version_url(newsletter),
         )
     except NewsletterRenderError:
         return None

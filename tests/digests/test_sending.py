@@ -78,8 +78,8 @@ def test_the_api_sends_due_digests_with_list_headers_once(client, db, editor, ta
         assert msg["Subject"] == "Engage digest: 1 new support group"
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
-        assert f"Unsubscribe: {url}" in text
-        assert "Manage your preferences: http://engage.test/preferences/" in text
+        assert f"Stop this digest ({url})" in text  # it stops the digest only
+        assert "Manage your preferences (http://engage.test/preferences/" in text
         assert f"http://engage.test/groups/{group.slug}" in text
         assert f'href="http://engage.test/groups/{group.slug}"' in html
         assert "complement, not replace, professional care" in text

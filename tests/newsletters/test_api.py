@@ -154,7 +154,7 @@ def test_send_a_test_copy(client, editor, db, tasks, smtp_server):
     assert msg["Subject"] == "[Test] Monday news"
     assert "List-Unsubscribe" not in msg  # nobody's subscription
     text = msg.get_body(("plain",)).get_content()
-    assert "Unsubscribe: http://engage.test/subscribe" in text
+    assert "Unsubscribe (http://engage.test/subscribe)" in text
     assert "%%" not in text
     db.session.expire_all()
     assert db.session.get(Newsletter, newsletter_id).status == "draft"

@@ -95,7 +95,7 @@ def test_every_reader_gets_exactly_one_message_with_list_headers(live, start_wor
         assert msg["To"] == to
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
-        assert f"Unsubscribe: {url}" in text
+        assert f"Unsubscribe ({url})" in text
         assert f'href="{url}"' in html
         assert "%%" not in text and "%%" not in html
         assert 'href="https://example.org/groups/1"' in html  # no link rewriting
