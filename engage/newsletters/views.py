@@ -57,6 +57,9 @@ PREVIEW_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; sandbox"
 )
+# Gmail shows only the first 102 KB of an email's HTML, then "[Message clipped] View entire
+# message": the rest (the footer with the unsubscribe link and the crisis line) is hidden.
+GMAIL_CLIP_BYTES = 102 * 1024
 PREVIEW_LINKS = {UNSUBSCRIBE_URL: "#unsubscribe-link", PREFERENCES_URL: "#preferences-link"}
 
 
@@ -420,10 +423,15 @@ def _rendered(newsletter: Newsletter) -> Rendered | None:
 @bp.get("/<int:newsletter_id>/preview")
 def preview(newsletter_id: int):
     newsletter = _newsletter(newsletter_id)
+    rendered = _rendered(newsletter)
+    size = len(rendered.html.encode("utf-8")) if rendered else 0
     return render_template(
         "newsletters/admin/preview.html",
         newsletter=newsletter,
-        rendered=_rendered(newsletter),
+        rendered=rendered,
+        html_kb=round(size / 1024),
+        clipped=size > GMAIL_CLIP_BYTES,
+        clip_kb=GMAIL_CLIP_BYTES // 1024,
         action_form=ActionForm(),
     )
 

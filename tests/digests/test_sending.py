@@ -79,6 +79,9 @@ def test_the_api_sends_due_digests_with_list_headers_once(client, db, editor, ta
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
         assert f"Stop this digest ({url})" in text  # it stops the digest only
+        assert ">Stop this digest</a>" in html and "Unsubscribe" not in html + text
+        assert re.search(r"<h1[^>]*>Your daily digest</h1>", html)
+        assert len(re.findall(r"<h1\b", html)) == 1
         assert "Manage your preferences (http://engage.test/preferences/" in text
         assert f"http://engage.test/groups/{group.slug}" in text
         assert f'href="http://engage.test/groups/{group.slug}"' in html
