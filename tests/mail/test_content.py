@@ -248,10 +248,14 @@ def test_the_digest_footer_says_it_stops_the_digest(kinds):
 
 
 def test_the_digest_has_a_dated_masthead(ctx):
-    rendered = render_email("digest", {**SAMPLES["digest"], "dateline": "2 December 2026"})
+    rendered = render_email("digest", SAMPLES["digest"])
     assert re.search(r"<h1[^>]*>Your weekly digest</h1>", rendered.html)
-    assert "2 December 2026" in rendered.html
-    assert "Your weekly digest\n==================\n2 December 2026\n\n" in rendered.text
+    assert "1 December 2026" in rendered.html
+    assert ("View in browser", f"{BASE}/digests/view/TOKEN") in links_of(rendered.html)
+    assert (
+        "Your weekly digest\n==================\n1 December 2026\n"
+        f"View in browser ({BASE}/digests/view/TOKEN)\n\n"
+    ) in rendered.text
 
 
 def _button_height(markup: str, href: str) -> float:
