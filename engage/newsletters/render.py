@@ -4,6 +4,10 @@ The body is Markdown (rendered, cleaned by nh3, placed in the shared layout) or 
 content (mj-text, mj-button, mj-image…) placed in the same layout, so every newsletter keeps the
 crisis line and the unsubscribe and preference links. The compiled HTML is cleaned once more as a
 whole (engage.newsletters.clean), since MJML passes raw HTML through.
+
+The content's look (CONTENT_CSS) is inlined into its HTML with css-inline once per render, since
+mail programs ignore style sheets and mjml-python does not inline mj-style. The text part is
+made from the same HTML by engage.mail.text.html_to_text, so it keeps every link.
 """
 
 from __future__ import annotations

@@ -221,6 +221,15 @@ def test_markdown_content_is_styled_inline(ctx):
     assert "<style" not in markup.split("<body", 1)[1]  # inlined, not a style sheet
 
 
+def test_mjml_content_is_styled_inline_too_without_overriding_its_own_styles(ctx):
+    markup = newsletter(body_mjml=MJML).html
+    link = re.search(r'<a href="https://news.example.org/guide"[^>]*style="([^"]*)"', markup)
+    assert link and "color: #2f5d62" in link.group(1)
+    assert re.search(r'<h2 style="[^"]*font-size: 22px', markup)
+    button = re.search(r'<a href="https://news.example.org/groups"[^>]*style="([^"]*)"', markup)
+    assert button and "color:#ffffff" in button.group(1).replace(" ", "")  # mj-button's own
+
+
 def test_the_events_block_keeps_title_date_and_place_apart_in_the_html(ctx):
     for markup in (
         newsletter(body_markdown=MARKDOWN).html,
