@@ -39,6 +39,9 @@ PURPOSES = {
     "organiser-verify": Purpose("engage.organiser-verify", timedelta(days=7)),
     # The "update your listing" link emailed on approval: it must outlive a busy season.
     "organiser-edit": Purpose("engage.organiser-edit", timedelta(days=365)),
+    # A digest's "View in browser" link: it shows only public listings, and should keep
+    # working for as long as anyone keeps the email.
+    "digest-view": Purpose("engage.digest-view", timedelta(days=5 * 365)),
 }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,11 +39,18 @@ from engage.addresses import without_encoded_words
 from engage.community import purposes as purpose_list
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.core.database import is_postgres
-from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, placeholder, render_email
+from engage.mail.render import (
+    PREFERENCES_URL,
+    UNSUBSCRIBE_URL,
+    format_date,
+    placeholder,
+    render_email,
+)
 from engage.queue import enqueue
 from engage.sending.models import Delivery
 from engage.sending.pipeline import delivery_counts, workers_for
 from engage.subscriptions.models import Subscriber, Suppression
+from engage.tokens import TokenError, make_token, read_token
 from engage.types import utcnow
 from engage.urls import external_url
 
@@ -327,12 +335,53 @@ class ContentCache:
         return self._content[key]
 
 
-def render_digest(frequency: str, content: Content) -> tuple[str, str, str]:
-    """(subject, html, text) of one content set, with placeholders for the per-reader links."""
+def web_copy_url(edition_id: int, content_key: str) -> str:
+    """The "View in browser" address of one rendered content set of an edition: a signed
+    token naming the edition and the content (public listings only, nothing about a reader)."""
+    token = make_token("digest-view", {"e": edition_id, "k": content_key})
+    return external_url("community.digest_web_copy", token=token)
+
+
+def find_render(session: Session, token: str) -> DigestRender | None:
+    """The DigestRender a web-copy token names, or None (bad, expired or unknown token)."""
+    try:
+        payload = read_token("digest-view", token)
+    except TokenError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    edition_id, key = payload.get("e"), payload.get("k")
+    if not isinstance(edition_id, int) or not isinstance(key, str):
+        return None
+    return session.scalars(
+        select(DigestRender).where(
+            DigestRender.edition_id == edition_id, DigestRender.content_key == key
+        )
+    ).first()
+
+
+_LIST_LINKS = re.compile(r'<td[^>]*class="list-links"[^>]*>.*?</td>', re.DOTALL)
+
+
+def web_copy_html(render: DigestRender) -> str:
+    """A stored digest as a web page: the same for everyone, so without the footer's
+    per-reader links (their placeholders) and without a link to itself."""
+    page = _LIST_LINKS.sub("<td></td>", render.html)
+    return re.sub(r'\s*·\s*<a href="[^"]*"[^>]*>View in browser</a>', "", page, count=1)
+
+
+def render_digest(
+    frequency: str, content: Content, dated: datetime | None = None, view_url: str = ""
+) -> tuple[str, str, str]:
+    """(subject, html, text) of one content set, with placeholders for the per-reader links;
+    the masthead shows the date `dated` (default: now) and a "View in browser" link to
+    `view_url` when given."""
     rendered = render_email(
         "digest",
         {
             "frequency": frequency,
+            "dateline": format_date(dated or utcnow()),
+            "view_url": view_url,
             "groups": [g.context for g in content.groups],
             "events": [e.context for e in content.events],
             "upcoming": [e.context for e in content.upcoming],
@@ -382,8 +431,11 @@ def edition_for(session: Session, frequency: str, now: datetime) -> DigestEditio
     ).one()
 
 
-def _render_id(session: Session, edition_id: int, frequency: str, content: Content) -> int:
-    subject, html, text = render_digest(frequency, content)
+def _render_id(
+    session: Session, edition_id: int, frequency: str, content: Content, now: datetime
+) -> int:
+    view_url = web_copy_url(edition_id, content.key)
+    subject, html, text = render_digest(frequency, content, now, view_url)
     key = content.key
     session.execute(
         _insert_ignoring_conflicts(
@@ -461,7 +513,7 @@ def run(
                 continue
             key = content.key
             if key not in render_ids:
-                render_ids[key] = _render_id(session, edition.id, frequency, content)
+                render_ids[key] = _render_id(session, edition.id, frequency, content, now)
             rows.append(
                 {
                     "digest_edition_id": edition.id,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engage.community import emails, ics, service
+from engage.community import digests, emails, ics, service
 from engage.community.forms import (
     BAD_DATE,
     COMMON_TIMEZONES,
@@ -372,3 +372,23 @@ def _fill(form, listing) -> None:
         form.starts.data = local(listing.starts_at, listing.timezone)
         form.ends.data = local(listing.ends_at, listing.timezone)
         form.group.data = str(listing.group_id) if listing.group_id else ""
+
+
+# The web copy of a digest is the email's own HTML: its inline styles are allowed, nothing
+# else; `sandbox` runs no script and gives the page an origin of its own.
+WEB_COPY_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'none'; base-uri 'none'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox"
+)
+
+
+@bp.get("/digests/view/<token>")
+def digest_web_copy(token: str):
+    """A digest's "View in browser" page: 404 for a link that names nothing."""
+    render = digests.find_render(db.session, token)
+    if render is None:
+        abort(404)
+    response = Response(digests.web_copy_html(render), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = WEB_COPY_CSP
+    return response

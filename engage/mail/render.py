@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 from flask import current_app
 from mjml import mjml2html
+
+from engage.mail.text import WIDTH, tidy_text
 
 EMAILS_DIR = Path(__file__).resolve().parents[2] / "emails"
 UNSUBSCRIBE_URL = "UNSUBSCRIBE_URL"
@@ -77,6 +81,25 @@ def personalise(rendered: Rendered, values: Mapping[str, str], strict: bool = Tr
     return result
 
 
+def format_date(day: date | datetime) -> str:
+    """A date as mastheads show it: "2 December 2026" (UTC for a datetime)."""
+    if isinstance(day, datetime) and day.tzinfo is not None:
+        day = day.astimezone(UTC)
+    return f"{day.day} {day:%B %Y}"
+
+
+def underline(text: str, rule: str = "=") -> str:
+    """`text` as a plain-text heading: on one line (wrapped if long), ruled with `rule`."""
+    lines = textwrap.wrap(" ".join(str(text).split()), WIDTH, break_long_words=False) or [""]
+    return "\n".join([*lines, rule * max(len(line) for line in lines)])
+
+
+def quote(text: str) -> str:
+    """`text` quoted the plain-text way: every line starts with `> `."""
+    lines = str(text).strip("\n").splitlines() or [""]
+    return "\n".join(f"> {line}".rstrip() for line in lines)
+
+
 @lru_cache(maxsize=8)
 def _environments(folder: str) -> tuple[jinja2.Environment, jinja2.Environment]:
     loader = jinja2.FileSystemLoader(folder)
@@ -89,6 +112,8 @@ def _environments(folder: str) -> tuple[jinja2.Environment, jinja2.Environment]:
     }
     markup = jinja2.Environment(autoescape=True, **common)  # noqa: S701 (autoescape is on)
     text = jinja2.Environment(autoescape=False, **common)  # noqa: S701 (plain text, never HTML)
+    text.filters["underline"] = underline
+    text.filters["quote"] = quote
     return markup, text
 
 
@@ -127,15 +152,24 @@ def render_email(name: str, context: Mapping[str, object], folder: Path | None =
     """Render `emails/<name>/` with `context` (needs an app context for the site settings).
 
     Bulk mail passes `unsubscribe_url` and `preferences_url` (usually placeholders) to fill the
-    footer links; transactional mail leaves them out and the footer has no such links.
+    footer links; transactional mail leaves them out and the footer has no such links. A
+    masthead under the title shows `dateline` and a "View in browser" link to `view_url` when
+    given. The text part is finished by `engage.mail.text.tidy_text` (wrapped, no blank runs).
     Raises UnknownEmail for a name with no templates.
     """
     folder = require_email(name, folder)
     markup, text = _environments(str(folder))
-    values: dict[str, object] = {"unsubscribe_url": None, "preferences_url": None, **context}
+    values: dict[str, object] = {
+        "unsubscribe_url": None,
+        "preferences_url": None,
+        "unsubscribe_label": "Unsubscribe",
+        "dateline": "",
+        "view_url": "",
+        **context,
+    }
     values.update(layout_context())
     subject = " ".join(text.get_template(f"{name}/subject.txt").render(values).split())
     values["subject"] = subject
-    body_text = text.get_template(f"{name}/body.txt").render(values)
+    body_text = tidy_text(text.get_template(f"{name}/body.txt").render(values))
     source = markup.get_template(f"{name}/body.mjml").render(values)
     return Rendered(subject=subject, html=compile_mjml(source), text=body_text)

@@ -100,8 +100,11 @@ def as_markdown(heading: str, items: list[Item]) -> str:
         title = (
             f"[{_md(item.title)}]({_md_url(item.url)})" if item.url else f"**{_md(item.title)}**"
         )
-        lines.append(f"- {title}")
-        lines.extend(f"  {_md(detail)}" for detail in item.details)
+        parts = [f"- {title}", *(f"  {_md(detail)}" for detail in item.details)]
+        # A backslash at the end of a line is Markdown's hard line break: the title, the date
+        # and the place each keep a line of their own instead of running together.
+        lines.extend(f"{part} \\" for part in parts[:-1])
+        lines.append(parts[-1])
     return "\n".join(lines) + "\n"
 
 

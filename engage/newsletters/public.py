@@ -51,9 +51,14 @@ def _sent(limit: int | None = None) -> list[Newsletter]:
     return list(db.session.scalars(query))
 
 
+# Readers get the "View in browser" link as soon as the first message leaves: the page must
+# work while the rest are still sending (or paused), not only once the send is finished.
+VIEWABLE = ("sending", "paused", "sent")
+
+
 def _published(newsletter_id: int) -> Newsletter:
     newsletter = db.session.get(Newsletter, newsletter_id)
-    if newsletter is None or newsletter.status != "sent":
+    if newsletter is None or newsletter.status not in VIEWABLE:
         abort(404)
     return newsletter
 
@@ -65,6 +70,15 @@ def _render_public(newsletter: Newsletter):
         body_markdown=newsletter.body_markdown,
         body_mjml=newsletter.body_mjml,
         personal_links=False,
+        dated=newsletter.started_at or newsletter.finished_at,
+    )
+
+
+def web_version_url(newsletter: Newsletter) -> str:
+    """The absolute address of the newsletter's archive page (its "View in browser" link);
+    it answers once sending has started."""
+    return external_url(
+        "newsletters_public.show", newsletter_id=newsletter.id, slug=slugify(newsletter.subject)
     )
 
 

@@ -25,6 +25,7 @@ from engage.mail.message import bulk_headers
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL
 from engage.mail.service import transport as mail_transport
 from engage.newsletters.models import Newsletter
+from engage.newsletters.public import web_version_url
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import audience_query, newsletter_topic_ids
 from engage.sending import pipeline, verp
@@ -118,6 +119,8 @@ def start(session: Session, newsletter_id: int, now: datetime | None = None) -> 
             newsletter.preheader,
             newsletter.body_markdown,
             newsletter.body_mjml,
+            dated=now,
+            web_url=web_version_url(newsletter),
         )
     except NewsletterRenderError as exc:
         newsletter.status = "paused"
@@ -297,7 +300,12 @@ def send_test_message(
     if newsletter is None:
         return None
     rendered = render_newsletter(
-        newsletter.subject, newsletter.preheader, newsletter.body_markdown, newsletter.body_mjml
+        newsletter.subject,
+        newsletter.preheader,
+        newsletter.body_markdown,
+        newsletter.body_mjml,
+        dated=utcnow(),
+        web_url=web_version_url(newsletter),
     )
     template = pipeline.build_template(f"[Test] {rendered.subject}", rendered.html, rendered.text)
     # The page these open changes nothing and says it was a test (newsletters/public.py).

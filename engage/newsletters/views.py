@@ -37,6 +37,7 @@ from engage.newsletters.forms import (
     choices,
 )
 from engage.newsletters.models import Newsletter
+from engage.newsletters.public import web_version_url
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import NewsletterError
 from engage.newsletters.validate import Issue, check_body, source_line
@@ -67,6 +68,9 @@ PREVIEW_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "frame-ancestors 'self'; form-action 'none'; base-uri 'none'; sandbox"
 )
+# Gmail shows only the first 102 KB of an email's HTML, then "[Message clipped] View entire
+# message": the rest (the footer with the unsubscribe link and the crisis line) is hidden.
+GMAIL_CLIP_BYTES = 102 * 1024
 PREVIEW_LINKS = {UNSUBSCRIBE_URL: "#unsubscribe-link", PREFERENCES_URL: "#preferences-link"}
 
 
@@ -429,6 +433,8 @@ def _rendered(newsletter: Newsletter) -> Rendered | None:
             body_markdown=newsletter.body_markdown,
             body_mjml=newsletter.body_mjml,
             personal_links=True,
+            dated=newsletter.started_at or newsletter.scheduled_at or utcnow(),
+            web_url=web_version_url(newsletter),
         )
     except NewsletterRenderError:
         return None
@@ -439,10 +445,15 @@ def _rendered(newsletter: Newsletter) -> Rendered | None:
 @bp.get("/<int:newsletter_id>/preview")
 def preview(newsletter_id: int):
     newsletter = _newsletter(newsletter_id)
+    rendered = _rendered(newsletter)
+    size = len(rendered.html.encode("utf-8")) if rendered else 0
     return render_template(
         "newsletters/admin/preview.html",
         newsletter=newsletter,
-        rendered=_rendered(newsletter),
+        rendered=rendered,
+        html_kb=round(size / 1024),
+        clipped=size > GMAIL_CLIP_BYTES,
+        clip_kb=GMAIL_CLIP_BYTES // 1024,
         action_form=ActionForm(),
     )
 

@@ -78,13 +78,34 @@ def test_the_api_sends_due_digests_with_list_headers_once(client, db, editor, ta
         assert msg["Subject"] == "Engage digest: 1 new support group"
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
-        assert f"Unsubscribe: {url}" in text
-        assert "Manage your preferences: http://engage.test/preferences/" in text
+        assert f"Stop this digest ({url})" in text  # it stops the digest only
+        assert ">Stop this digest</a>" in html and "Unsubscribe" not in html + text
+        assert re.search(r"<h1[^>]*>Your daily digest</h1>", html)
+        assert len(re.findall(r"<h1\b", html)) == 1
+        view = re.search(
+            r'<a href="(http://engage\.test/digests/view/[^"]+)"[^>]*>View in browser<', html
+        )
+        # A long link goes to a line of its own rather than being broken.
+        assert view and f"View in browser ({view.group(1)})" in " ".join(text.split())
+
+        assert "Manage your preferences (http://engage.test/preferences/" in text
         assert f"http://engage.test/groups/{group.slug}" in text
         assert f'href="http://engage.test/groups/{group.slug}"' in html
         assert "complement, not replace, professional care" in text
         assert "%%" not in text and "%%" not in html
         assert "fonts.googleapis" not in html
+
+    # The web copy opens for anyone holding the link: the listings, no per-reader link.
+    page = client.get(view.group(1).removeprefix("http://engage.test"))
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert group.name in body and "Your daily digest" in body
+    assert "Stop this digest" not in body and "Manage your preferences" not in body
+    assert "%%" not in body and "View in browser" not in body
+    assert "sandbox" in page.headers["Content-Security-Policy"]
+    broken = view.group(1).removeprefix("http://engage.test")[:-3] + "xyz"
+    assert client.get(broken).status_code == 404
+    assert client.get("/digests/view/not-a-token").status_code == 404
 
     # The digest's one-click unsubscribe stops the digest, and only the digest.
     reader = readers[0]

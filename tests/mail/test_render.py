@@ -74,8 +74,8 @@ def test_bulk_mail_is_rendered_once_and_personalised_per_recipient(ctx):
     assert '<a href="https://engage.test/u/abc?x=1&amp;y=2"' in first.html
     assert ">Unsubscribe</a>" in first.html
     assert ">Manage your preferences</a>" in first.html
-    assert "Unsubscribe: https://engage.test/u/abc?x=1&y=2" in first.text
-    assert "Manage your preferences: https://engage.test/p/1" in first.text
+    assert "Unsubscribe (https://engage.test/u/abc?x=1&y=2)" in first.text
+    assert "Manage your preferences (https://engage.test/p/1)" in first.text
     assert '<a href="https://engage.test/u/def"' in second.html
     assert "%%" not in first.html + first.text + second.html + second.text
 

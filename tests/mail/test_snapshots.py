@@ -24,6 +24,8 @@ BASE = "https://news.example.org"
 SAMPLES = {
     "digest": {
         "frequency": "weekly",
+        "dateline": "1 December 2026",
+        "view_url": f"{BASE}/digests/view/TOKEN",
         "groups": [
             {
                 "name": "Harbour Lights Anxiety Group",

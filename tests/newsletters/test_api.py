@@ -158,7 +158,7 @@ def test_send_a_test_copy(client, editor, db, tasks, smtp_server):
     assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in message.raw
     assert b"\r\nList-Id: Engage <news.engage.test>\r\n" in message.raw
     text = msg.get_body(("plain",)).get_content()
-    assert f"Unsubscribe: {test_page}" in text
+    assert f"Unsubscribe ({test_page})" in text
     assert "http://engage.test/newsletters/test-copy/preferences" in text
     assert "%%" not in text
     db.session.expire_all()

@@ -73,7 +73,9 @@ def tick(sender) -> None:
     sender.extensions["celery"].send_task("engage.newsletters.tick")
 
 
-def test_every_reader_gets_exactly_one_message_with_list_headers(live, start_worker, smtp_server):
+def test_every_reader_gets_exactly_one_message_with_list_headers(
+    live, start_worker, smtp_server, sender
+):
     start_worker()
     newsletter_id, addresses = launch(live, 25)
     wait_for_status(live, newsletter_id, "sent")
@@ -95,10 +97,21 @@ def test_every_reader_gets_exactly_one_message_with_list_headers(live, start_wor
         assert msg["To"] == to
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
-        assert f"Unsubscribe: {url}" in text
+        assert f"Unsubscribe ({url})" in text
         assert f'href="{url}"' in html
         assert "%%" not in text and "%%" not in html
         assert 'href="https://example.org/groups/1"' in html  # no link rewriting
+        # The masthead: the title as the one h1, and a link to the archive page.
+        assert len(re.findall(r"<h1\b", html)) == 1
+        assert re.search(r"<h1[^>]*>News from the groups</h1>", html)
+        view = re.search(
+            r'<a href="(http://engage\.test/newsletters/[^"]+)"[^>]*>View in browser<', html
+        )
+        assert view and f"View in browser ({view.group(1)})" in text
+    # The link works for a reader (no cookie, no token) and shows this newsletter.
+    page = sender.test_client().get(view.group(1).removeprefix("http://engage.test"))
+    assert page.status_code == 200
+    assert "News from the groups" in page.get_data(as_text=True)
     live.session.rollback()
     sent_at = live.session.scalars(
         select(Delivery.smtp_reply).where(Delivery.newsletter_id == newsletter_id)

@@ -42,11 +42,16 @@ def test_the_web_version_redirects_to_its_canonical_slug(client, make_newsletter
     assert response.headers["Location"].endswith(f"/newsletters/{newsletter.id}-autumn-news")
 
 
-def test_only_sent_newsletters_are_public(client, make_newsletter):
-    for status in ("draft", "scheduled", "sending", "paused", "cancelled", "missed"):
+def test_only_newsletters_that_went_out_are_public(client, make_newsletter):
+    for status in ("draft", "scheduled", "cancelled", "missed"):
         newsletter = make_newsletter(subject="Secret", status=status)
         assert client.get(f"/newsletters/{newsletter.id}-secret").status_code == 404, status
     assert client.get("/newsletters/999-secret").status_code == 404
+    # Once the first message has left, its "View in browser" link must open, even while the
+    # rest are still sending or the send is paused.
+    for status in ("sending", "paused", "sent"):
+        newsletter = make_newsletter(subject="Out", status=status)
+        assert client.get(f"/newsletters/{newsletter.id}-out").status_code == 200, status
 
 
 def test_the_list_page(client, make_newsletter):

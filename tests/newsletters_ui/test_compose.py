@@ -123,7 +123,7 @@ def test_a_block_is_appended_without_js(editor_client, readers, db):
     assert "“Latest articles” was added at the end of the body." in page
     assert (
         "Intro.\n\n## Latest articles\n\n"
-        "- [Finding company](http://engage.test/articles/finding-company)\n  Be kind.\n"
+        "- [Finding company](http://engage.test/articles/finding-company) \\\n  Be kind.\n"
     ) in page
     assert db.session.scalar(select(Newsletter)) is None  # inserting saves nothing
 

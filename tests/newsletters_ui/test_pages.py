@@ -88,8 +88,23 @@ def test_the_preview_page_has_two_sandboxed_frames_and_the_text_part(
     assert page.count(frame_src) == 2
     assert "nl-frame-desktop" in page and "nl-frame-mobile" in page
     assert "Desktop (600 pixels)" in page and "Mobile (375 pixels)" in page
-    assert "Hello **readers**." in page  # the plain-text part
+    assert "Hello readers." in page  # the plain-text part, without Markdown
     assert "Send a test to me" in page
+    assert "Gmail will cut this email short" not in page
+
+
+def test_the_preview_warns_when_gmail_would_clip_the_email(editor_client, make_newsletter):
+    paragraph = "A long paragraph about what happened at the groups this month. " * 8
+    big = make_newsletter(body_markdown="\n\n".join([paragraph] * 250))
+    page = editor_client.get(f"/admin/newsletters/{big.id}/preview").get_data(as_text=True)
+    html_bytes = len(editor_client.get(f"/admin/newsletters/{big.id}/preview.html").data)
+    assert html_bytes > 102 * 1024
+    assert "Gmail will cut this email short." in page
+    assert f"Its HTML is {round(html_bytes / 1024)} KB" in page
+    small = make_newsletter(body_markdown=paragraph)
+    page = editor_client.get(f"/admin/newsletters/{small.id}/preview").get_data(as_text=True)
+    assert "Gmail will cut this email short" not in page
+    assert "(Gmail clips at 102 KB)" in page
 
 
 def test_the_preview_html_is_served_with_a_strict_csp(editor_client, make_newsletter):
@@ -114,7 +129,9 @@ def test_the_preview_text(editor_client, make_newsletter):
     newsletter = make_newsletter(body_markdown="Hello **readers**.")
     response = editor_client.get(f"/admin/newsletters/{newsletter.id}/preview.txt")
     assert response.mimetype == "text/plain"
-    assert "Hello **readers**." in response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert "Hello readers." in text
+    assert "**" not in text
 
 
 def test_send_a_test_to_me(editor_client, make_newsletter, editor, monkeypatch):
