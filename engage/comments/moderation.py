@@ -48,6 +48,14 @@ def _page() -> int:
     return max(1, min(int(raw), 10_000)) if raw.isdigit() else 1
 
 
+def _reachable(comments: list[Comment]) -> set[int]:
+    """Ids of the replies whose author can be sent a note (asked for reply emails and
+    confirmed the address): only for those does the queue offer the kind-note checkbox."""
+    from engage.comments.emails import author_reachable
+
+    return {c.id for c in comments if c.status != "rejected" and author_reachable(db.session, c)}
+
+
 def _context_for(comments: list[Comment]) -> tuple[dict, dict, dict]:
     """Articles, parents and open reports for a page of the queue, in three queries."""
     article_ids = {c.article_id for c in comments}
@@ -96,6 +104,7 @@ def queue():
         pages=max(1, -(-int(total or 0) // PER_PAGE)),
         form=ModerateForm(),
         reasons=service.REJECT_REASONS,
+        reachable=_reachable(list(comments)),
         show_email=current_user.can("admin"),
     )
 
@@ -135,6 +144,7 @@ def decide(comment_id: int, action: str):
             reason=reason,
             user_id=current_user.id,
             seen=(request.form.get("seen") or "")[:64],
+            kind_note=request.form.get("kind_note") == "y",
         )
     except service.ReplyChanged:
         db.session.rollback()
@@ -156,6 +166,7 @@ def _changed(comment: Comment):
         page=_page(),
         reports=reports,
         reasons=service.REJECT_REASONS,
+        reachable=_reachable([comment]),
     ), 409
 
 

@@ -17,6 +17,7 @@ from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import select
 
 from engage import demo
+from engage.accounts.service import create_user
 from engage.articles.models import Article
 from engage.comments import service as comments
 from engage.comments.emails import comment_notify_confirm
@@ -27,6 +28,7 @@ from engage.subscriptions import service as subscriptions
 from engage.tokens import make_link_token
 from engage.types import utcnow
 from engage.urls import external_url
+from tests.articles.conftest import build_article
 from tests.community.conftest import build_event, build_group
 
 pytestmark = pytest.mark.browser
@@ -177,3 +179,36 @@ def test_every_public_page_fits_passes_axe_and_has_big_targets(
             page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     context.close()
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", (1280, 390))
+def test_the_queue_offers_the_kind_note_unticked(live_server, browser_page, app, committed, width):
+    with app.app_context():
+        session = committed.session
+        article = build_article(session, slug="queue-article", title="A first meeting")
+        create_user(session, "mod@example.org", "a long enough password", "moderator")
+        posted = comments.post_reply(
+            session, article, name="Sam", email="sam@example.org", body="Hello.", notify=True
+        )
+        commenter = comments.get_commenter(session, posted.comment.author_email_hash)
+        comments.confirm_notifications(session, commenter.id)
+        session.commit()
+        session.remove()
+    page = browser_page.page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/login")
+    page.locator("#email").fill("mod@example.org")
+    page.locator("#password").fill("a long enough password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.goto(f"{live_server.url}/admin/comments/")
+    note = page.get_by_label("Send the author a kind note")
+    assert note.is_visible() and not note.is_checked()
+    box = note.bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    assert results.violations_count == 0, results.generate_report()
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, page.evaluate(WIDER_THAN, width)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"moderation-queue-{width}.png"), full_page=True)
