@@ -49,6 +49,8 @@ TARGETS = """() => [...document.querySelectorAll(
   .map(e => { const r = e.getBoundingClientRect();
               return [e.outerHTML.slice(0, 90), Math.round(r.width), Math.round(r.height)]; })
   .filter(([, w, h]) => w < 24 || h < 24)"""
+FOCUS_RING = """() => { const s = getComputedStyle(document.activeElement);
+  return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"""
 WIDER_THAN = """w => [...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > w + 1)
   .filter(e => !e.closest('.table-scroll'))
@@ -172,6 +174,13 @@ def test_every_public_page_fits_passes_axe_and_has_big_targets(
         results = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
         if results.violations_count:
             problems.append(f"{name}:\n{results.generate_report()}")
+        if name == "home":
+            # Keyboard focus shows: the skip link, then the site's name, each with a ring.
+            for _ in range(2):
+                page.keyboard.press("Tab")
+                style, ring = page.evaluate(FOCUS_RING)
+                if style == "none" or ring < 2:
+                    problems.append(f"home: focus does not show at {width}px ({style} {ring}px)")
         small = page.evaluate(TARGETS)
         if small:
             problems.append(f"{name}: targets under 24×24 px: {small}")
