@@ -234,13 +234,31 @@ def comment_not_published(comment: Comment, article: Article, commenter: Comment
     }
 
 
+def _asked(comment: Comment) -> bool:
+    return bool(comment.notify_replies and comment.author_email and not comment.deleted_at)
+
+
 def author_reachable(session: Session, comment: Comment) -> Commenter | None:
     """The reply's author, if they ticked "email me" on it and confirmed that address (and
-    have not stopped reply emails since); otherwise None. Staff see it to offer a note."""
-    if not comment.notify_replies or comment.author_email is None or comment.deleted_at:
+    have not stopped reply emails since); otherwise None."""
+    if not _asked(comment):
         return None
     commenter = service.get_commenter(session, comment.author_email_hash)
     return commenter if commenter is not None and commenter.wants_notifications else None
+
+
+def reachable_replies(session: Session, comments: list[Comment]) -> set[int]:
+    """Ids of the replies among `comments` whose author `author_reachable` finds, in one
+    query: the queue offers the kind-note checkbox for those only."""
+    hashes = {c.author_email_hash for c in comments if _asked(c)}
+    if not hashes:
+        return set()
+    confirmed = {
+        commenter.email_hash
+        for commenter in session.scalars(select(Commenter).where(Commenter.email_hash.in_(hashes)))
+        if commenter.wants_notifications
+    }
+    return {c.id for c in comments if _asked(c) and c.author_email_hash in confirmed}
 
 
 def tell_author(session: Session, comment: Comment, kind: str, now: datetime | None = None):

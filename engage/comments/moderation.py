@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from engage.accounts.access import role_required
 from engage.articles.models import Article
 from engage.comments import service
+from engage.comments.emails import reachable_replies
 from engage.comments.forms import ButtonForm, DomainRuleForm, ModerateForm, SanctionForm
 from engage.comments.models import (
     REPORT_REASONS,
@@ -49,11 +50,9 @@ def _page() -> int:
 
 
 def _reachable(comments: list[Comment]) -> set[int]:
-    """Ids of the replies whose author can be sent a note (asked for reply emails and
-    confirmed the address): only for those does the queue offer the kind-note checkbox."""
-    from engage.comments.emails import author_reachable
-
-    return {c.id for c in comments if c.status != "rejected" and author_reachable(db.session, c)}
+    """Ids of the replies whose author a kind note could reach (asked for reply emails and
+    confirmed the address), leaving out those already rejected."""
+    return reachable_replies(db.session, [c for c in comments if c.status != "rejected"])
 
 
 def _context_for(comments: list[Comment]) -> tuple[dict, dict, dict]:
