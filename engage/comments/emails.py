@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engage.accounts.models import User
 from engage.articles.models import Article
 from engage.comments import service
-from engage.comments.models import Comment, Commenter, ModerationLink
+from engage.comments.models import Comment, Commenter, ModerationAction, ModerationLink
 from engage.mail.message import bulk_headers
 from engage.mail.service import queue_email
 from engage.tokens import make_link_token
@@ -205,3 +205,85 @@ def reply_notification(session: Session, reply_id: int):
         unsubscribe_url(commenter),
     )
     return commenter.email, comment_reply(reply, parent, article, commenter), headers
+
+
+# --- The author hears back about their own reply -------------------------------------------
+
+# What each note to an author is called in the reply's history: the mark that it went, so
+# approving (or rejecting) the same reply again sends nothing more.
+AUTHOR_NOTES = {"live": "author-told:live", "not_published": "author-told:not-published"}
+
+
+def comment_live(comment: Comment, article: Article, commenter: Commenter) -> dict:
+    """Your reply is live: a moderator approved it. Links to the reply itself."""
+    return {
+        "article_title": article.title,
+        "excerpt": reply_as_text(comment, 300),
+        "permalink": external_url("articles.show", slug=article.slug) + f"#c-{comment.id}",
+        "unsubscribe_url": unsubscribe_url(commenter),
+    }
+
+
+def comment_not_published(comment: Comment, article: Article, commenter: Commenter) -> dict:
+    """A moderator's kind note on a rejected reply. Never carries the reply's words or the
+    reason given: a reader in a hard time gets no verdict quoted back at them."""
+    return {
+        "article_title": article.title,
+        "article_url": external_url("articles.show", slug=article.slug),
+        "unsubscribe_url": unsubscribe_url(commenter),
+    }
+
+
+def _asked(comment: Comment) -> bool:
+    return bool(comment.notify_replies and comment.author_email and not comment.deleted_at)
+
+
+def author_reachable(session: Session, comment: Comment) -> Commenter | None:
+    """The reply's author, if they ticked "email me" on it and confirmed that address (and
+    have not stopped reply emails since); otherwise None."""
+    if not _asked(comment):
+        return None
+    commenter = service.get_commenter(session, comment.author_email_hash)
+    return commenter if commenter is not None and commenter.wants_notifications else None
+
+
+def reachable_replies(session: Session, comments: list[Comment]) -> set[int]:
+    """Ids of the replies among `comments` whose author `author_reachable` finds, in one
+    query: the queue offers the kind-note checkbox for those only."""
+    hashes = {c.author_email_hash for c in comments if _asked(c)}
+    if not hashes:
+        return set()
+    confirmed = {
+        commenter.email_hash
+        for commenter in session.scalars(select(Commenter).where(Commenter.email_hash.in_(hashes)))
+        if commenter.wants_notifications
+    }
+    return {c.id for c in comments if _asked(c) and c.author_email_hash in confirmed}
+
+
+def tell_author(session: Session, comment: Comment, kind: str, now: datetime | None = None):
+    """Queue the note `kind` ("live" or "not_published") to the reply's own author, through
+    the outbox in the caller's transaction. At most once per reply and kind, and only to an
+    author `author_reachable` finds. Returns whether it was queued; flushes, caller commits."""
+    marker = AUTHOR_NOTES[kind]
+    commenter = author_reachable(session, comment)
+    if commenter is None:
+        return False
+    told = session.scalar(
+        select(ModerationAction.id).where(
+            ModerationAction.comment_id == comment.id, ModerationAction.action == marker
+        )
+    )
+    if told is not None:
+        return False
+    article = session.get(Article, comment.article_id)
+    build = comment_live if kind == "live" else comment_not_published
+    settings = current_app.config["ENGAGE"]
+    headers = bulk_headers(
+        f"{settings.site_name} replies <replies.{settings.list_id_domain}>",
+        unsubscribe_url(commenter),
+    )
+    queue_email(f"comment_{kind}", commenter.email, build(comment, article, commenter), headers)
+    service.record(session, comment, marker, "emailed to the author", now=now)
+    session.flush()
+    return True

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from engage.accounts.access import role_required
 from engage.articles.models import Article
 from engage.comments import service
+from engage.comments.emails import reachable_replies
 from engage.comments.forms import ButtonForm, DomainRuleForm, ModerateForm, SanctionForm
 from engage.comments.models import (
     REPORT_REASONS,
@@ -46,6 +47,12 @@ def _tab() -> str:
 def _page() -> int:
     raw = request.values.get("page", "1")
     return max(1, min(int(raw), 10_000)) if raw.isdigit() else 1
+
+
+def _reachable(comments: list[Comment]) -> set[int]:
+    """Ids of the replies whose author a kind note could reach (asked for reply emails and
+    confirmed the address), leaving out those already rejected."""
+    return reachable_replies(db.session, [c for c in comments if c.status != "rejected"])
 
 
 def _context_for(comments: list[Comment]) -> tuple[dict, dict, dict]:
@@ -96,6 +103,7 @@ def queue():
         pages=max(1, -(-int(total or 0) // PER_PAGE)),
         form=ModerateForm(),
         reasons=service.REJECT_REASONS,
+        reachable=_reachable(list(comments)),
         show_email=current_user.can("admin"),
     )
 
@@ -135,6 +143,7 @@ def decide(comment_id: int, action: str):
             reason=reason,
             user_id=current_user.id,
             seen=(request.form.get("seen") or "")[:64],
+            kind_note=request.form.get("kind_note") == "y",
         )
     except service.ReplyChanged:
         db.session.rollback()
@@ -156,6 +165,7 @@ def _changed(comment: Comment):
         page=_page(),
         reports=reports,
         reasons=service.REJECT_REASONS,
+        reachable=_reachable([comment]),
     ), 409
 
 

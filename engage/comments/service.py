@@ -314,6 +314,7 @@ def moderate(
     actor: str = "user",
     now: datetime | None = None,
     seen: str | None = None,
+    kind_note: bool = False,
 ) -> bool:
     """Approve, reject or mark as spam. Returns False if the reply already had that status.
 
@@ -321,7 +322,9 @@ def moderate(
     text has changed since raises ReplyChanged and changes nothing (rejecting is safe, and
     goes ahead). Every caller acting for a person passes it; None skips the check.
     After any decision the author can no longer edit the reply (`is_locked`).
-    Resolves the reply's open reports; an approval queues the reply notification.
+    Resolves the reply's open reports; an approval queues the reply notification, and tells
+    an author who asked for reply emails that their reply is live (once per reply). A
+    rejection with `kind_note` sends that author a gentle note instead of silence.
     Raises ValueError for an unknown action.
     """
     if action not in DECISIONS:
@@ -346,7 +349,16 @@ def moderate(
     session.flush()
     if status == "approved" and previous != "approved":
         _after_approval(session, comment)
+        _tell_author(session, comment, "live", now)
+    elif status == "rejected" and kind_note:
+        _tell_author(session, comment, "not_published", now)
     return True
+
+
+def _tell_author(session: Session, comment: Comment, kind: str, now: datetime) -> None:
+    from engage.comments import emails  # emails builds on this module
+
+    emails.tell_author(session, comment, kind, now)
 
 
 def _after_approval(session: Session, comment: Comment) -> None:

@@ -512,6 +512,7 @@ def moderation_link(action: str, token: str):
             text=emails.reply_as_text(comment, limit=5000),
             seen=service.seen_hash(comment),
             reasons=service.REJECT_REASONS,
+            reachable=emails.author_reachable(db.session, comment) is not None,
         ), (400 if request.method == "POST" else 200)
     if action == "reject" and reason not in service.REJECT_REASONS:
         reason = "Other"
@@ -527,6 +528,7 @@ def moderation_link(action: str, token: str):
             user_id=link.user_id,
             now=now,
             seen=seen,
+            kind_note=request.form.get("kind_note") == "y",
         )
     except service.ReplyChanged:
         db.session.rollback()  # the link stays unused: nothing was decided with it

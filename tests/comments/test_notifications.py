@@ -40,6 +40,9 @@ def test_the_parent_author_hears_after_approval_only(
     path = CONFIRM.search(confirm.message.get_body(("plain",)).get_content()).group(1)
     client.post(path, data={"csrf_token": csrf_token(client, path)})
     service.moderate(db.session, parent, "approve", user_id=moderator.id)
+    db.session.commit()
+    tasks.run()  # the asker hears their own reply is live (tests/comments/test_author_notes.py)
+    smtp_server.reset()
     answer = post(
         "Yes! See [the page](https://groups.example/tuesday) or www.evil.example <b>x</b>",
         email="answerer@example.org",

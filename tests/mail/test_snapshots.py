@@ -98,6 +98,17 @@ SAMPLES = {
         "permalink": f"{BASE}/articles/online-groups#c-12",
         "unsubscribe_url": f"{BASE}/replies/u/OPAQUEID",
     },
+    "comment_live": {
+        "article_title": "Online groups",
+        "excerpt": "Same here. The Tuesday group was kind to me.",
+        "permalink": f"{BASE}/articles/online-groups#c-12",
+        "unsubscribe_url": f"{BASE}/replies/u/OPAQUEID",
+    },
+    "comment_not_published": {
+        "article_title": "Online groups",
+        "article_url": f"{BASE}/articles/online-groups",
+        "unsubscribe_url": f"{BASE}/replies/u/OPAQUEID",
+    },
     "community_listing_confirm": {
         "kind": "group",
         "title": "Riverside Anxiety Peer Circle",
