@@ -58,7 +58,7 @@ def test_the_author_hears_once_that_their_reply_is_live(
     text = live.get_body(("plain",)).get_content()
     html = live.get_body(("html",)).get_content()
     link = f"http://engage.test/articles/{article.slug}#c-{comment.id}"
-    assert f"See your reply: {link}" in text
+    assert f"See your reply ({link})" in text
     assert f'href="{link}"' in html
     assert "Thank you for this article." in text  # their own words, so they know which reply
 
@@ -121,7 +121,7 @@ def test_a_kind_note_on_rejection_only_when_the_moderator_ticks_it(
     text = note.get_body(("plain",)).get_content()
     html = note.get_body(("html",)).get_content()
     assert "This is not a judgement of you." in text
-    assert app.config["ENGAGE"].crisis_text in text
+    assert app.config["ENGAGE"].crisis_text in " ".join(text.split())  # wrapped at 72
     assert f"http://engage.test/articles/{article.slug}" in text
     # Neither their words nor the verdict are quoted back.
     for said in (SECRET_WORDS, "Unkind", "abusive"):
