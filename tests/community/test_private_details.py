@@ -151,9 +151,8 @@ def test_ics_files_and_the_calendar_feed_leave_the_private_details_out(client, p
 def test_the_atom_feed_leaves_the_private_details_out(client, private_event, private_group):
     response = client.get("/community/feed.atom")
     raw = response.get_data(as_text=True)
-    titles = [
-        e.text for e in ET.fromstring(response.data).iter("{http://www.w3.org/2005/Atom}title")
-    ]
+    feed = ET.fromstring(response.data)  # noqa: S314 (our own feed, just generated)
+    titles = [e.text for e in feed.iter("{http://www.w3.org/2005/Atom}title")]
     assert f"Event: {private_event.title}" in titles
     assert "meet.example.org" not in raw and "Room 4" not in raw
     assert "call.example.org" not in raw and "555 0199" not in raw
