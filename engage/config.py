@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import dkim.crypto
 
+from engage import crisis
+
 DEV_SECRET = "engage-development-secret-do-not-use-in-production"  # noqa: S105
 ENVIRONMENTS = ("development", "testing", "production")
 
@@ -24,6 +26,26 @@ DEFAULT_CRISIS_TEXT = (
 
 class ConfigError(RuntimeError):
     """The environment describes a configuration Engage refuses to run with."""
+
+
+def _crisis_settings(env: dict[str, str]) -> dict:
+    """CRISIS_RESOURCES (a file, checked now), CRISIS_COUNTRY and CRISIS_TEXT."""
+    try:
+        resources = crisis.load(env.get("CRISIS_RESOURCES", "").strip() or None)
+    except crisis.CrisisFileError as exc:
+        raise ConfigError(f"CRISIS_RESOURCES: {exc}") from None
+    country = env.get("CRISIS_COUNTRY", "").strip().upper()
+    if country and country != crisis.INTERNATIONAL and country not in resources.countries:
+        known = ", ".join(sorted(resources.countries))
+        raise ConfigError(
+            f"CRISIS_COUNTRY={country!r} has no entry in the crisis resources file "
+            f"(it has {known}); leave it empty for the international entry."
+        )
+    return {
+        "crisis_note": (env.get("CRISIS_TEXT") or "").strip(),
+        "crisis_resources": resources,
+        "crisis_country": country,
+    }
 
 
 @dataclass(frozen=True)
@@ -255,6 +277,11 @@ class Settings:
     max_content_length: int = 1024 * 1024
     site_name: str = "Engage"
     crisis_text: str = DEFAULT_CRISIS_TEXT
+    # The operator's own CRISIS_TEXT, shown under the numbers (empty when not set), and the
+    # resources by country (engage/crisis.py) with the instance's default country.
+    crisis_note: str = ""
+    crisis_resources: crisis.CrisisResources = field(default_factory=crisis.load)
+    crisis_country: str = ""
     list_id_domain: str = "engage.localhost"
     rate_limit_storage: str = "memory://"
     login_rate_limit: str = "5 per minute;20 per hour"
@@ -365,6 +392,7 @@ class Settings:
             max_content_length=int(env.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
             site_name=env.get("SITE_NAME", "Engage"),
             crisis_text=env.get("CRISIS_TEXT") or DEFAULT_CRISIS_TEXT,
+            **_crisis_settings(env),
             list_id_domain=env.get("LIST_ID_DOMAIN")
             or (urlsplit(base_url).hostname or "localhost"),
             rate_limit_storage=env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",

@@ -69,7 +69,16 @@ class GroupPatch(BaseModel):
     cost: str | None = Field(None, max_length=120)
     how_to_join: str | None = Field(None, max_length=3000)
     contact: str = PatchField(
-        min_length=1, max_length=300, description="Public: email, phone or URL."
+        min_length=1, max_length=300, description="Email, phone or URL; public unless private."
+    )
+    how_to_join_private: bool | None = Field(
+        None,
+        description="Keep `how_to_join` off public pages, feeds and mail; readers ask for it "
+        "by email. For a new group, true when `how_to_join` holds a web address.",
+    )
+    contact_private: bool | None = Field(None, description="As above, for `contact`.")
+    notify_requests: bool | None = Field(
+        None, description="Email the organiser (never the reader's address) on each request."
     )
 
 
@@ -106,6 +115,9 @@ class GroupOut(BaseModel):
     cost: str
     how_to_join: str
     contact: str
+    how_to_join_private: bool
+    contact_private: bool
+    notify_requests: bool
     organiser_email: str | None
     organiser_confirmed_at: Timestamp | None
     rejection_reason: str
@@ -132,6 +144,17 @@ class EventPatch(BaseModel):
     location: str | None = Field(None, max_length=300)
     online_url: str | None = Field(None, max_length=500)
     group_id: int | None = Field(None, ge=1, le=MAX_ID, description="An existing group's id.")
+    location_private: bool | None = Field(
+        None,
+        description="Keep `location` off public pages, feeds, .ics files and mail; readers "
+        "ask for it by email. False for a new event.",
+    )
+    online_url_private: bool | None = Field(
+        None, description="As above, for `online_url`. True for a new event."
+    )
+    notify_requests: bool | None = Field(
+        None, description="Email the organiser (never the reader's address) on each request."
+    )
 
 
 class EventIn(EventPatch):
@@ -157,6 +180,9 @@ class EventOut(BaseModel):
     timezone: str
     location: str
     online_url: str
+    location_private: bool
+    online_url_private: bool
+    notify_requests: bool
     group_id: int | None
     organiser_email: str | None
     organiser_confirmed_at: Timestamp | None

@@ -37,6 +37,7 @@ from werkzeug.routing import BuildError
 
 from engage.addresses import without_encoded_words
 from engage.community import purposes as purpose_list
+from engage.community.joining import public_value
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.core.database import is_postgres
 from engage.mail.render import (
@@ -265,7 +266,9 @@ class Listings:
             context={
                 "title": event.title,
                 "when": _when(event.starts_at, event.timezone),
-                "where": event.location or ("Online" if event.online_url else ""),
+                # Digests go to many readers: a private address stays on request.
+                "where": public_value(event, "location")
+                or ("In person" if event.location else "Online" if event.online_url else ""),
                 "url": listing_url("event", event.slug),
             },
         )

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     EmailField,
     RadioField,
@@ -82,7 +83,13 @@ class GroupForm(FlaskForm):
     )
     cost = StringField("Cost", default="Free")
     how_to_join = TextAreaField("How to join")
-    contact = StringField("Public contact")
+    contact = StringField("Contact")
+    # Checked on a new form: this is where an online group puts its call link.
+    how_to_join_private = BooleanField("Keep “How to join” private", default=True)
+    contact_private = BooleanField("Keep the contact private")
+    notify_requests = BooleanField(
+        "Email me (without their address) when someone asks for the private details"
+    )
 
     def values(self) -> dict:
         zone = (self.timezone.data or "").strip()
@@ -101,6 +108,9 @@ class GroupForm(FlaskForm):
             "cost": self.cost.data,
             "how_to_join": self.how_to_join.data,
             "contact": self.contact.data,
+            "how_to_join_private": bool(self.how_to_join_private.data),
+            "contact_private": bool(self.contact_private.data),
+            "notify_requests": bool(self.notify_requests.data),
         }
 
 
@@ -116,6 +126,12 @@ class EventForm(FlaskForm):
     timezone = StringField("Time zone", default="Europe/London")
     location = StringField("Place")
     online_url = StringField("Online link")
+    location_private = BooleanField("Keep the place private")
+    # Checked on a new form: a public call link lets anyone walk into the meeting.
+    online_url_private = BooleanField("Keep the online link private", default=True)
+    notify_requests = BooleanField(
+        "Email me (without their address) when someone asks for the private details"
+    )
     group = SelectField("Group", choices=choices([("", "No group")]), validate_choice=False)
 
     def values(self) -> dict:
@@ -129,6 +145,9 @@ class EventForm(FlaskForm):
             "timezone": zone,
             "location": self.location.data,
             "online_url": self.online_url.data,
+            "location_private": bool(self.location_private.data),
+            "online_url_private": bool(self.online_url_private.data),
+            "notify_requests": bool(self.notify_requests.data),
             # A value that is not a number names no group; the service says so.
             "group_id": int(raw_group)
             if raw_group.isdigit() and len(raw_group) < 10
@@ -146,3 +165,9 @@ class ButtonForm(FlaskForm):
 
 class RejectForm(FlaskForm):
     reason = TextAreaField("Reason (emailed to the organiser)")
+
+
+class JoiningRequestForm(HoneypotMixin, FlaskForm):
+    """A reader asks for a listing's private joining details."""
+
+    email = EmailField("Your email address")

@@ -14,6 +14,7 @@ from flask import current_app
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
+from engage.community.joining import private_details, public_value
 from engage.community.models import Event
 from engage.community.service import valid_timezone
 from engage.urls import external_url
@@ -35,13 +36,17 @@ def vevent(event: Event) -> VEvent:
     item.add("dtstart", event.starts_at.astimezone(zone))
     item.add("dtend", event.ends_at.astimezone(zone))
     item.add("summary", event.title)
+    # Calendar files are public and get shared: private joining details stay out of them.
+    location, online_url = public_value(event, "location"), public_value(event, "online_url")
     description = event.description
-    if event.online_url:
-        description = f"{description}\n\nJoin online: {event.online_url}".strip()
+    if online_url:
+        description = f"{description}\n\nJoin online: {online_url}".strip()
+    if private_details(event):
+        description = f"{description}\n\nJoining details are sent on request: {url}".strip()
     item.add("description", f"{description}\n\n{url}".strip())
     item.add("url", url)
-    if event.location or event.online_url:
-        item.add("location", event.location or event.online_url)
+    if location or online_url:
+        item.add("location", location or online_url)
     if event.updated_at:
         item.add("last-modified", event.updated_at)
     return item

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
@@ -55,6 +56,12 @@ class SupportGroup(db.Model):
     # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
     # opens a new row with the same id, and rotating it revokes the row's outstanding links.
     link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
+    # Joining details kept off public pages, feeds and mail: a reader asks for them by email
+    # (engage.community.joining). `how_to_join` often holds the call link of an online group.
+    how_to_join_private: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    contact_private: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # The organiser asked to be told (never who) when a reader asks for those details.
+    notify_requests: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     events: Mapped[list[Event]] = relationship(back_populates="group")
 
@@ -90,6 +97,11 @@ class Event(db.Model):
     # Random, in every signed link to this row (engage.tokens): a link to a deleted row never
     # opens a new row with the same id, and rotating it revokes the row's outstanding links.
     link_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
+    # As for groups: private details are sent on request. An online link is private unless
+    # the organiser says otherwise (a public call link lets anyone walk into a meeting).
+    location_private: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    online_url_private: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    notify_requests: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
     group: Mapped[SupportGroup | None] = relationship(back_populates="events")
 

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from engage.community.models import GROUP_FORMATS, RUN_BY, Event, SupportGroup
@@ -58,10 +58,11 @@ LIST_LIMIT = 500  # the directory is hundreds of listings; a page beyond this is
 GROUP_FIELDS = (
     "name", "description", "purposes", "format", "region", "city", "schedule",
     "next_meeting_at", "timezone", "language", "run_by", "cost", "how_to_join", "contact",
+    "how_to_join_private", "contact_private", "notify_requests",
 )  # fmt: skip
 EVENT_FIELDS = (
     "title", "description", "starts_at", "ends_at", "timezone", "location", "online_url",
-    "group_id",
+    "group_id", "location_private", "online_url_private", "notify_requests",
 )  # fmt: skip
 
 
@@ -196,9 +197,33 @@ def clean_group(values: dict, *, partial: bool = False) -> dict:
         out["how_to_join"] = _text(values, errors, "how_to_join", 3000, multiline=True)
     if has("contact"):
         out["contact"] = _contact(values, errors)
+    _flags(values, out, partial, {
+        "how_to_join_private": holds_link(out.get("how_to_join", "")),
+        "contact_private": False,
+        "notify_requests": False,
+    })  # fmt: skip
     if errors:
         raise ListingInvalid(errors)
     return out
+
+
+# A web address anywhere in a text ("join on https://…", "www.…"): the call link of a meeting.
+_LINK_IN_TEXT = re.compile(r"[a-z][a-z0-9+.-]*://|\bwww\.", re.IGNORECASE)
+
+
+def holds_link(text: str) -> bool:
+    """Whether `text` holds a web address (such joining text is private unless said otherwise)."""
+    return bool(_LINK_IN_TEXT.search(text or ""))
+
+
+def _flags(values: dict, out: dict, partial: bool, defaults: dict[str, bool]) -> None:
+    """The yes/no settings: what `values` says, else (for a new listing) the default."""
+    for name, default in defaults.items():
+        value = values.get(name)
+        if value is not None:
+            out[name] = bool(value)
+        elif not partial:
+            out[name] = default
 
 
 def _aware(value: object) -> bool:
@@ -257,6 +282,11 @@ def clean_event(session: Session, values: dict, *, partial=False, public=False, 
             errors["ends_at"] = "The end must be after the start."
         elif ends - starts > MAX_EVENT_LENGTH:
             errors["ends_at"] = "An event can last at most 14 days."
+    _flags(values, out, partial, {
+        "location_private": False,
+        "online_url_private": True,
+        "notify_requests": False,
+    })  # fmt: skip
     if not (final("location") or final("online_url")) and not (
         "location" in errors or "online_url" in errors
     ):
@@ -603,7 +633,8 @@ def event_query(filters: Filters, status: str | None = "approved", upcoming_at=N
             or_(
                 _same_text(SupportGroup.region, filters.region),
                 _same_text(SupportGroup.city, filters.region),
-                func.lower(Event.location).like(like),
+                # A private address must not be findable by guessing at it here.
+                and_(Event.location_private.is_(False), func.lower(Event.location).like(like)),
             )
         )
     if filters.language:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engage.community import digests, emails, ics, service
+from engage.community import digests, emails, ics, joining, service
 from engage.community.forms import (
     BAD_DATE,
     COMMON_TIMEZONES,
@@ -21,12 +21,14 @@ from engage.community.forms import (
     EventSubmitForm,
     GroupForm,
     GroupSubmitForm,
+    JoiningRequestForm,
     local,
 )
 from engage.community.models import Event, SupportGroup
 from engage.community.purposes import PURPOSES, label
 from engage.core.security import no_store
 from engage.extensions import csrf, db, limiter
+from engage.subscriptions.service import InvalidAddress, normalise_email
 from engage.tokens import TokenError
 from engage.types import utcnow
 from engage.urls import external_url
@@ -37,6 +39,9 @@ bp = Blueprint("community", __name__)
 # looser limit, so someone fixing a typo is not locked out.
 SUBMIT_LIMIT = "10 per hour;30 per day"
 ATTEMPT_LIMIT = "60 per hour"
+# Requests for joining details from one client (the address has its own limit, which is
+# silent: see engage.community.joining).
+ASK_LIMIT = "20 per hour"
 FEED_SIZE = 30
 # Form field names where the service's names differ.
 FORM_NAMES = {
@@ -62,6 +67,12 @@ def _in_zone(value, zone_name: str, with_zone: bool = True) -> str:
     local_time = value.astimezone(zone)
     text = local_time.strftime("%A %-d %B %Y, %H:%M")
     return f"{text} ({local_time.tzname()})" if with_zone else text
+
+
+@bp.app_template_filter("public_value")
+def _public_value(listing, field: str) -> str:
+    """A joining field as public pages show it: empty when the organiser keeps it private."""
+    return joining.public_value(listing, field)
 
 
 @bp.app_template_filter("contact_href")
@@ -109,9 +120,21 @@ def _public_event(slug: str) -> Event:
     return event
 
 
-@bp.get("/groups/<slug>")
-def group(slug: str):
-    found = _public_group(slug)
+def _joining_context(listing, form=None, errors=None) -> dict:
+    """What the page needs for the private details: which fields are private, the form."""
+    return {
+        "private": {
+            name
+            for name, _flag, _label in joining.FIELDS[type(listing)]
+            if joining.is_private(listing, name)
+        },
+        "request_form": form or JoiningRequestForm(formdata=None),
+        "request_errors": errors or {},
+        "asked": request.args.get("asked") == "1",
+    }
+
+
+def _group_page(found: SupportGroup, status: int = 200, **joining_extra):
     now = utcnow()
     return render_template(
         "community/group.html",
@@ -120,7 +143,13 @@ def group(slug: str):
         next_meeting=service.next_meeting(db.session, found, now),
         formats=service.FORMAT_LABELS,
         run_by_labels=service.RUN_BY_LABELS,
-    )
+        **_joining_context(found, **joining_extra),
+    ), status
+
+
+@bp.get("/groups/<slug>")
+def group(slug: str):
+    return _group_page(_public_group(slug))
 
 
 @bp.get("/events")
@@ -130,13 +159,65 @@ def events():
     return render_template("community/events.html", events=found, **_page_context(filters))
 
 
-@bp.get("/events/<slug>")
-def event(slug: str):
-    found = _public_event(slug)
+def _event_page(found: Event, status: int = 200, **joining_extra):
     group = found.group if found.group is not None and found.group.status == "approved" else None
     return render_template(
-        "community/event.html", event=found, group=group, ended=found.ends_at <= utcnow()
-    )
+        "community/event.html",
+        event=found,
+        group=group,
+        ended=found.ends_at <= utcnow(),
+        **_joining_context(found, **joining_extra),
+    ), status
+
+
+@bp.get("/events/<slug>")
+def event(slug: str):
+    return _event_page(_public_event(slug))
+
+
+# --- asking for private joining details ------------------------------------------------------
+
+
+def _ask(listing, page, endpoint: str):
+    """Email the listing's private details to the address given; the answer is the same
+    whatever the address (sent, over its limit, suppressed), so it tells nobody anything."""
+    form = JoiningRequestForm()
+    if not form.validate_on_submit():
+        message = (
+            "This form expired. Please send it again."
+            if "csrf_token" in form.errors
+            else "Please give your email address."
+        )
+        return page(listing, 400, form=form, errors={"email": message})
+    try:
+        address = normalise_email((form.email.data or "").strip()[:320])
+    except InvalidAddress as exc:
+        return page(listing, 400, form=form, errors={"email": str(exc)})
+    if not form.website.data and joining.private_details(listing):
+        if joining.may_send_details(db.session, address):
+            emails.queue_joining_details(listing, address)
+            if joining.may_notify_organiser(listing):
+                emails.queue_joining_asked(listing)
+        db.session.commit()
+    target = url_for(endpoint, slug=listing.slug, asked=1, _anchor="joining")
+    return redirect(target, code=303)
+
+
+@bp.post("/groups/<slug>/joining-details")
+@csrf.exempt  # the form checks its own token and shows the page again with a message
+@limiter.limit(ASK_LIMIT)
+def ask_group(slug: str):
+    return _ask(_public_group(slug), _group_page, "community.group")
+
+
+@bp.post("/events/<slug>/joining-details")
+@csrf.exempt  # as above
+@limiter.limit(ASK_LIMIT)
+def ask_event(slug: str):
+    found = _public_event(slug)
+    if found.ends_at <= utcnow():
+        abort(404)
+    return _ask(found, _event_page, "community.event")
 
 
 def _calendar_response(body: bytes, filename: str) -> Response:
@@ -367,7 +448,10 @@ def _fill(form, listing) -> None:
                 form[name].data = getattr(listing, name)
         form.next_meeting.data = local(listing.next_meeting_at, listing.timezone)
     else:
-        for name in ("title", "description", "timezone", "location", "online_url"):
+        for name in (
+            "title", "description", "timezone", "location", "online_url",
+            "location_private", "online_url_private", "notify_requests",
+        ):  # fmt: skip
             form[name].data = getattr(listing, name)
         form.starts.data = local(listing.starts_at, listing.timezone)
         form.ends.data = local(listing.ends_at, listing.timezone)

@@ -25,6 +25,7 @@ import jinja2
 from flask import current_app
 from mjml import mjml2html
 
+from engage.crisis import email_text as crisis_email_text
 from engage.mail.text import WIDTH, tidy_text
 
 EMAILS_DIR = Path(__file__).resolve().parents[2] / "emails"
@@ -131,7 +132,10 @@ def layout_context() -> dict[str, str]:
     return {
         "site_name": settings.site_name,
         "sender_address": parseaddr(settings.mail_from)[1],
-        "crisis_text": settings.crisis_text,
+        # Numbers of the instance's country (CRISIS_COUNTRY), with the operator's CRISIS_TEXT.
+        "crisis_text": crisis_email_text(
+            settings.crisis_resources, settings.crisis_country, settings.crisis_note
+        ),
         "base_url": settings.base_url,
     }
 

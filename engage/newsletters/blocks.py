@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from engage.articles import service as articles
+from engage.community.joining import private_details, public_value
 from engage.urls import external_url, is_web_url
 
 FORMAT_LABELS = {"in_person": "In person", "online": "Online", "hybrid": "In person and online"}
@@ -55,8 +56,10 @@ def _groups(session: Session) -> list[Item]:
         details = [f"{where}{f' · {place}' if place else ''}"]
         if group.schedule:
             details.append(group.schedule)
-        if group.how_to_join:
-            details.append(group.how_to_join)
+        # Newsletters are archived publicly: private joining details stay on request.
+        how_to_join = public_value(group, "how_to_join")
+        if how_to_join:
+            details.append(how_to_join)
         items.append(Item(title=group.name, details=tuple(details)))
     return items
 
@@ -66,10 +69,20 @@ def _events(session: Session) -> list[Item]:
     for event in articles.upcoming_events(session, limit=3):
         start = articles.local_start(event)
         when = f"{start:%A %-d %B %Y, %H:%M} ({start.tzname() or event.timezone})"
-        where = event.location or ("Online" if event.online_url else "")
+        location, online_url = public_value(event, "location"), public_value(event, "online_url")
+        where = location or ("In person" if event.location else "")
+        if event.online_url:
+            where = f"{where} and online" if where else "Online"
         details = tuple(part for part in (when, where) if part)
-        # A link stored before links were checked is left out rather than mailed broken.
-        url = event.online_url if is_web_url(event.online_url) else ""
+        # A private link is never mailed: the event's page offers it on request. A link
+        # stored before links were checked is left out rather than mailed broken.
+        url = (
+            online_url
+            if is_web_url(online_url)
+            else external_url("community.event", slug=event.slug)
+            if private_details(event)
+            else ""
+        )
         items.append(Item(title=event.title, url=url, details=details))
     return items
 

@@ -160,8 +160,11 @@ def _event_rules(body: dict, *, new: bool) -> None:
         body["title"] = "Open evening"
     if body.get("timezone") and not valid_timezone(clean_text(body["timezone"], 64)):
         body["timezone"] = "Europe/London"
-    link = clean_text(body.get("online_url"), 500)
-    if link and not web_url(link):
+    # The service keeps a link as given (only trimmed), so one made only of control
+    # characters is not "no link": it is a link that is not a web address.
+    raw = (body.get("online_url") or "").strip()
+    link = clean_text(raw, 500)
+    if raw and not web_url(raw):
         body["online_url"] = link = "https://meet.example.org/evening"
     current_place = not new  # the seeded event has a place
     if "location" in body and not _visible(body["location"]):

@@ -55,7 +55,10 @@ def test_reader_opens_an_article(live_server, browser_page, published, app):
     expect(page.get_by_role("heading", name="The first meeting")).to_be_visible()
     expect(page.locator("article time")).to_have_attribute("datetime", published_iso(page))
     expect(page.get_by_role("heading", name="Need help now?")).to_be_visible()
-    expect(page.locator(".crisis")).to_contain_text("988")
+    # The browser says en-GB: the UK's numbers, as links a phone dials.
+    expect(page.locator(".crisis").get_by_role("link", name="Call 116 123")).to_have_attribute(
+        "href", "tel:116123"
+    )
     # One sign-up form per page: the article's own box, none in the footer.
     expect(page.locator("aside.article-signup").get_by_text(SIGNUP_SENTENCE)).to_be_visible()
     expect(page.get_by_role("contentinfo").get_by_text(SIGNUP_SENTENCE)).to_have_count(0)

@@ -69,7 +69,7 @@ def test_an_organiser_submits_a_group_and_an_editor_lists_it(
     page.get_by_label("City or town").fill("Plymouth")
     page.get_by_label("When it meets").fill("Wednesdays, 6.30pm")
     page.get_by_role("radio", name="Peer-led").check()
-    page.get_by_label("Public contact").fill("harbour-lights@example.org")
+    page.get_by_label("Contact", exact=True).fill("harbour-lights@example.org")
     page.get_by_label("Your email address").fill("organiser@example.org")
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/community-submit.png", full_page=True)

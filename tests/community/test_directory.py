@@ -59,9 +59,13 @@ def test_group_page_says_groups_complement_care_and_shows_crisis_resources(app, 
     group = make_group(name="Evening Light")
     page = text(client.get(f"/groups/{group.slug}"))
     assert "complement, not replace, professional care" in page
-    crisis = app.config["ENGAGE"].crisis_text
     main = page.split('<main id="main"', 1)[1].split("</main>", 1)[0]
-    assert crisis.split(".")[0] in main  # in the page itself, not only the footer
+    # In the page itself, not only the footer: numbers to tap (no country asked for: the
+    # international entry), then a reader in the UK gets Samaritans.
+    assert "findahelpline.com" in main
+    uk = text(client.get(f"/groups/{group.slug}", headers={"Accept-Language": "en-GB"}))
+    main = uk.split('<main id="main"', 1)[1].split("</main>", 1)[0]
+    assert '<a class="crisis-link" href="tel:116123">Call 116 123</a>' in main
 
 
 def test_group_page_shows_the_facts_and_the_next_meeting(client, make_group, make_event):

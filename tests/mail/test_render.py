@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from engage import crisis
 from engage.mail import emails
 from engage.mail.render import (
     PREFERENCES_URL,
@@ -40,8 +41,11 @@ def test_layout_renders_brand_body_footer_and_crisis_text(ctx, app):
     assert "This is a test email from Engage" in html
     assert "reader@example.org" in html
     assert "Need help now?" in html
-    # Jinja escapes once; the crisis text's "&" arrives as one entity, not double-escaped.
-    assert settings.crisis_text.replace("&", "&amp;") in html
+    # The numbers of the instance's country (none set here: each country's first line), with
+    # Jinja escaping once: the "&" in a name arrives as one entity, not double-escaped.
+    footer = crisis.email_text(settings.crisis_resources, settings.crisis_country)
+    assert "988 Suicide &amp; Crisis Lifeline (United States): call 988 or text 988" in html
+    assert footer.replace("&", "&amp;") in html
     assert "Sent by Engage &lt;news@engage.test&gt;" in html
     # Unknown MJML tags pass through silently: none may be left, nor any web font.
     assert "<mj-" not in html

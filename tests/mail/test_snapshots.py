@@ -121,6 +121,17 @@ SAMPLES = {
         "public_url": f"{BASE}/groups/riverside-anxiety-peer-circle",
         "edit_url": f"{BASE}/community/edit/TOKEN",
     },
+    "community_joining_details": {
+        "kind": "event",
+        "title": "Evening Light: online meeting",
+        "public_url": f"{BASE}/events/evening-light-online-meeting",
+        "details": [{"label": "Online link", "value": "https://meet.example.org/evening-light"}],
+    },
+    "community_joining_asked": {
+        "kind": "group",
+        "title": "After Loss Parents' Circle",
+        "edit_url": f"{BASE}/community/edit/TOKEN",
+    },
     "community_listing_rejected": {
         "kind": "event",
         "title": "Open evening",
