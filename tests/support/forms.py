@@ -37,7 +37,13 @@ class _Reader(HTMLParser):
             if tag in ("span", "p", "h1", "h2", "h3", "h4", "a"):
                 self._open_ids.append((tag, values["id"]))
                 self.page.text_by_id.setdefault(values["id"], "")
-        if tag == "form" and values.get("action", "").startswith("/subscribe"):
+        # A sign-up form POSTs to /subscribe; the crisis box's country menu on that page is a
+        # GET form to the page itself.
+        if (
+            tag == "form"
+            and values.get("action", "").startswith("/subscribe")
+            and values.get("method", "get").lower() == "post"
+        ):
             self.page.signup_forms += 1
         if tag == "input" and "checked" in values:
             self.page.checked.append(values.get("id") or values.get("name", ""))
