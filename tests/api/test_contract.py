@@ -43,7 +43,8 @@ from engage.community.service import (
     valid_timezone,
     web_url,
 )
-from engage.subscriptions.models import Topic
+from engage.subscriptions.desk import DeskError, clean_note
+from engage.subscriptions.models import Suppression, Topic
 from engage.subscriptions.service import InvalidAddress, normalise_email
 from engage.types import utcnow
 
@@ -202,6 +203,14 @@ def follow_documented_rules(case, *, seeded_ids: bool = True) -> None:
             query["email"] = "reader@example.org"
         if query.get("topic") and query["topic"] not in TOPICS:
             query["topic"] = TOPICS[0]
+    elif operation == "GET /api/v1/suppressions":
+        if query.get("email") and not _address(query["email"]):
+            query["email"] = "reader@example.org"
+    elif operation == "DELETE /api/v1/suppressions/{suppression_id}":
+        try:
+            clean_note(query.get("note"))
+        except DeskError:
+            query["note"] = "The reader asked us to write again."
     elif operation == "PATCH /api/v1/subscribers/{subscriber_id}":
         if body.get("topics"):
             body["topics"] = _known_topics(body["topics"])
@@ -263,6 +272,8 @@ def world(contract_app, ctx, db, tasks):
         body_html="<p>Thank you.</p>",
     )
     session.add(comment)
+    suppression = Suppression(email_hash="5" * 64, reason="bounced")
+    session.add(suppression)
     session.commit()
 
     client = contract_app.test_client()
@@ -308,6 +319,7 @@ def world(contract_app, ctx, db, tasks):
         "event_id": event["id"],
         "newsletter_id": newsletter["id"],
         "comment_id": comment.id,
+        "suppression_id": suppression.id,
     }
     UNDER_TEST.event_times = (
         datetime.fromisoformat(event["starts_at"]),
