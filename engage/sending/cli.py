@@ -35,7 +35,7 @@ def ingest(recipient: str | None) -> None:
     forever; 75 (temporary failure: try again later) only when the database cannot be
     reached.
     """
-    stream = click.get_binary_stream("stdin")
+    stream = sys.stdin.buffer
     raw = stream.read(MAX_MESSAGE_BYTES + 1)
     if len(raw) > MAX_MESSAGE_BYTES:
         # Read the rest so the writer is not cut off mid-pipe; the parser reads the start.

@@ -406,22 +406,11 @@ def deliveries(
 
 
 def bounce_events(session: Session, subscriber: Subscriber, limit: int = RECORD_LIMIT) -> list:
-    """Bounces and complaints about the subscriber (by id, or by their address's hash)."""
-    from engage.sending.models import BounceEvent
+    """Bounces and complaints about the subscriber, newest first, as dicts of `occurred_at`,
+    `kind`, `status` and `source` (engage.sending.bounces.history: what an editor may see)."""
+    from engage.sending.bounces import history  # sending sits beside this area, not below
 
-    return list(
-        session.scalars(
-            select(BounceEvent)
-            .where(
-                or_(
-                    BounceEvent.subscriber_id == subscriber.id,
-                    BounceEvent.email_hash == subscriber.email_hash,
-                )
-            )
-            .order_by(BounceEvent.occurred_at.desc(), BounceEvent.id.desc())
-            .limit(limit)
-        )
-    )
+    return history(session, subscriber.id, subscriber.email_hash, limit=limit)
 
 
 def suppression_of(session: Session, subscriber: Subscriber) -> Suppression | None:
