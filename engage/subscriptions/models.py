@@ -41,8 +41,8 @@ class Subscriber(db.Model):
         CheckConstraint("digest IN ('off', 'weekly', 'daily')", name="digest"),
         # The subscriber desk's "address starts with" search is `email LIKE 'prefix%'`: under a
         # non-C collation PostgreSQL's unique index cannot serve LIKE, a pattern_ops one can.
-        # SQLite's unique index serves the same search as a range (engage/subscriptions/desk.py);
-        # there this is a plain second index (kept so models and migrations agree everywhere).
+        # On SQLite (which ignores the option) it is a plain index on email that serves the
+        # same search as a range (engage/subscriptions/desk.py), as the unique one could.
         Index(
             "ix_subscribers_email_pattern", "email", postgresql_ops={"email": "varchar_pattern_ops"}
         ),

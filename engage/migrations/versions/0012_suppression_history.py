@@ -52,7 +52,7 @@ def upgrade():
             batch_op.f("ix_suppression_lifts_email_hash"), ["email_hash"], unique=False
         )
     # PostgreSQL: LIKE 'prefix%' under a non-C collation needs pattern_ops. SQLite ignores the
-    # option (its unique index already serves the search); one definition keeps both in step.
+    # option (a plain index there, as the unique one); one definition keeps both in step.
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index(
             "ix_subscribers_email_pattern",
