@@ -10,7 +10,8 @@ A prefix runs as `email LIKE 'prefix%'` on PostgreSQL, served by the `varchar_pa
 index `ix_subscribers_email_pattern` (the unique index cannot serve LIKE under a non-C
 collation), and as the range `prefix <= email < prefix || U+10FFFF` on SQLite, served by an
 index on `email` (BINARY collation: the range holds exactly the addresses that start with the
-prefix; SQLite's LIKE is case-insensitive and would need a NOCASE index). Addresses are stored lower case, so the text is lowered first.
+prefix; SQLite's LIKE is case-insensitive and would need a NOCASE index). Addresses are
+stored lower case, so the text is lowered first.
 """
 
 from __future__ import annotations
