@@ -439,16 +439,14 @@ def resend_confirmation(
     ]
     if not open_consents:
         raise DeskError("This subscriber has no sign-up waiting for confirmation.")
-    if not service._may_send_confirmation(subscriber, now):
+    if not service.count_confirmation_if_allowed(subscriber, now):
         raise DeskError(
             "A confirmation went to this address a short while ago (at most one every "
             f"{int(service.CONFIRMATION_COOLDOWN.total_seconds() // 60)} minutes and "
             f"{service.CONFIRMATIONS_PER_DAY} a day). Please try again later."
         )
-    consent = open_consents[-1]
-    service._note_confirmation_sent(subscriber, consent, now)
     session.flush()
-    return consent
+    return open_consents[-1]
 
 
 # --- the suppression list --------------------------------------------------------------------
