@@ -89,6 +89,7 @@ def test_desk_pages_pass_axe_and_fit_the_screen(live_server, browser_page, desk_
     base = live_server.url
     sign_in(page, base)
     assert "Subscribers</a> (11: 4 confirmed, 3 pending)" in page.content()
+    check(page, "/admin/", width, "dashboard")
 
     page.goto(f"{base}/admin/subscribers")
     assert "11</strong> subscribers in all" in page.content()
