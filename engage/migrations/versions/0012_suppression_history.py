@@ -1,5 +1,5 @@
-"""Suppressions lifted by an admin, kept as history; an index for "address starts with"
-searches on PostgreSQL
+"""Suppressions lifted by an admin, kept as history; indexes for the subscriber desk's
+"address starts with" search (PostgreSQL) and sign-up date filter
 
 Revision ID: 0012_suppression_history
 Revises: 0009_bounce_events
@@ -60,10 +60,13 @@ def upgrade():
             unique=False,
             postgresql_ops={"email": "varchar_pattern_ops"},
         )
+        # The desk's "signed up between" filter.
+        batch_op.create_index(batch_op.f("ix_subscribers_created_at"), ["created_at"], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_subscribers_created_at"))
         batch_op.drop_index("ix_subscribers_email_pattern")
     with op.batch_alter_table("suppression_lifts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_suppression_lifts_email_hash"))
