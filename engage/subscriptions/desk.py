@@ -241,6 +241,7 @@ def subscriber_page(
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     base = filtered(session, flt)
     if before is not None:
+        # The page just above `before`: the lowest ids past it, shown newest first.
         rows = list(
             session.scalars(
                 base.where(Subscriber.id > before).order_by(Subscriber.id).limit(per_page + 1)
@@ -248,18 +249,17 @@ def subscriber_page(
         )
         newer = len(rows) > per_page
         rows = list(reversed(rows[:per_page]))
+        older = bool(rows) and _any(session, flt, Subscriber.id < rows[-1].id)
     else:
         if after is not None:
             base = base.where(Subscriber.id < after)
         rows = list(session.scalars(base.order_by(Subscriber.id.desc()).limit(per_page + 1)))
-        older_left = len(rows) > per_page
+        older = len(rows) > per_page
         rows = rows[:per_page]
         newer = after is not None and _any(session, flt, Subscriber.id >= after)
     page = SubscriberPage(rows=rows, total=count(session, flt), filter=flt)
     if rows:
-        if before is not None:
-            older_left = _any(session, flt, Subscriber.id < rows[-1].id)
-        page.after = rows[-1].id if older_left else None
+        page.after = rows[-1].id if older else None
         page.before = rows[0].id if newer else None
     return page
 

@@ -251,6 +251,10 @@ def test_paging_goes_older_and_back_newer(client, staff, people):
     assert _pager_ids(third, "after") is None
     back = client.get(f"/admin/subscribers?per_page=2&before={_pager_ids(third, 'before')}")
     assert listed(back) == ["bob@example.org", "annabel@example.net"]
+    assert _pager_ids(back, "after") and _pager_ids(back, "before")
+    top = client.get(f"/admin/subscribers?per_page=2&before={_pager_ids(back, 'before')}")
+    assert listed(top) == listed(first)
+    assert _pager_ids(top, "before") is None
     assert "<strong>5</strong> subscribers in all" in back.get_data(as_text=True)
 
 
