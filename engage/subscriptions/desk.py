@@ -617,3 +617,117 @@ def desk_counts(session: Session) -> dict[str, int]:
         "pending": by_status.get("pending", 0),
         "suppressions": int(session.scalar(select(func.count(Suppression.id))) or 0),
     }
+
+
+# --- CSV import from the browser ---------------------------------------------------------------
+
+#: Columns the import reads (others are ignored); only `email` is required.
+IMPORT_COLUMNS = (
+    "email",
+    "topics",
+    "digest",
+    "confirmed",
+    "consent_source",
+    "consent_text",
+    "consented_at",
+)
+YES = frozenset({"yes", "y", "true", "1"})
+NO = frozenset({"", "no", "n", "false", "0"})
+
+
+def read_import_csv(
+    data: bytes,
+) -> tuple[list[importing.ImportRow | None], list[importing.Rejection]]:
+    """The rows of an uploaded CSV (UTF-8, a header row naming `IMPORT_COLUMNS`), for
+    `importing.import_subscribers`; a row that cannot even be read is None in the list and has
+    a Rejection (numbered from 0, as the importer numbers them). Raises DeskError for a file
+    that is not such a CSV at all, or holds more than `importing.SYNC_ROWS` rows."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DeskError(
+            "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."
+        ) from None
+    if "\x00" in text:
+        raise DeskError("The file is not a CSV file.")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in reader.fieldnames or []]
+    except csv.Error:
+        raise DeskError("The file is not a CSV file.") from None
+    if "email" not in header:
+        raise DeskError("The first line must name the columns, one of them “email”.")
+    reader.fieldnames = header
+    rows: list[importing.ImportRow | None] = []
+    rejected: list[importing.Rejection] = []
+    try:
+        for index, record in enumerate(reader):
+            if len(rows) >= importing.SYNC_ROWS:
+                raise DeskError(
+                    f"The file has more than {importing.SYNC_ROWS:,} rows: split it, or use "
+                    "the API (POST /api/v1/subscribers) for larger imports."
+                )
+            try:
+                rows.append(_import_row(record))
+            except importing.RowRejected as exc:
+                rows.append(None)
+                rejected.append(
+                    importing.Rejection(index, importing.shown(record.get("email")), str(exc))
+                )
+    except csv.Error:
+        raise DeskError("The file is not a CSV file we can read.") from None
+    if not rows:
+        raise DeskError("The file has a header but no rows.")
+    return rows, rejected
+
+
+def _import_row(record: dict) -> importing.ImportRow:
+    def cell(name: str) -> str:
+        value = record.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    confirmed = cell("confirmed").lower()
+    if confirmed not in YES | NO:
+        raise importing.RowRejected("confirmed must be yes or no.")
+    consent = None
+    if cell("consent_source") or cell("consent_text") or cell("consented_at"):
+        when = None
+        if cell("consented_at"):
+            try:
+                when = datetime.fromisoformat(cell("consented_at"))
+            except ValueError:
+                when = None
+            if when is None or when.tzinfo is None:
+                raise importing.RowRejected(
+                    "consented_at must be a date and time with its offset, "
+                    "e.g. 2024-05-01T09:30:00+02:00."
+                )
+        consent = importing.ConsentEvidence(
+            cell("consent_source") or None, cell("consent_text") or None, when
+        )
+    topics = cell("topics").replace(";", " ").replace(",", " ").split()
+    return importing.ImportRow(
+        email=cell("email"),
+        topics=topics or None,
+        digest=cell("digest") or None,
+        confirmed=confirmed in YES,
+        consent=consent,
+    )
+
+
+def import_csv(session: Session, data: bytes) -> importing.ImportReport:
+    """Import an uploaded CSV with the API's rules (`importing.import_subscribers`): each row
+    whole or rejected with a reason. The caller queues `report.signups` and commits. Raises
+    DeskError for a file that cannot be read (nothing is written then)."""
+    rows, unreadable = read_import_csv(data)
+    kept = [(index, row) for index, row in enumerate(rows) if row is not None]
+    report = importing.ImportReport()
+    if kept:
+        report = importing.import_subscribers(session, [row for _, row in kept])
+        # The importer numbers the rows it was given; give back the file's numbering.
+        positions = [index for index, _ in kept]
+        report.rejected = [
+            importing.Rejection(positions[r.index], r.email, r.reason) for r in report.rejected
+        ]
+    report.rejected = sorted(report.rejected + unreadable, key=lambda r: r.index)
+    return report

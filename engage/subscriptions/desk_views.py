@@ -26,8 +26,8 @@ from sqlalchemy import select
 from engage.accounts.access import role_required
 from engage.accounts.forms import ButtonForm
 from engage.extensions import db
-from engage.subscriptions import desk, service
-from engage.subscriptions.emails import queue_confirmation
+from engage.subscriptions import desk, importing, service
+from engage.subscriptions.emails import queue_confirmation, queue_signup_email
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
     SUBSCRIBER_STATUSES,
@@ -280,4 +280,38 @@ def lift(suppression_id: int):
         error=error,
         note=request.form.get("note", ""),
         reasons=desk.SUPPRESSION_REASONS,
+    ), (400 if error else 200)
+
+
+# --- CSV import ---------------------------------------------------------------------------------
+
+
+@bp.route("/admin/subscribers/import", methods=["GET", "POST"])
+@role_required("editor")
+def import_csv():
+    form = ButtonForm()
+    error = report = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            error = "Choose a CSV file to import."
+        else:
+            try:
+                report = desk.import_csv(db.session, upload.read())
+            except desk.DeskError as exc:
+                db.session.rollback()
+                error = str(exc)
+            else:
+                for outcome in report.signups:
+                    queue_signup_email(outcome)  # outbox rows, sent once this commits
+                db.session.commit()
+    return render_template(
+        "subscriptions/desk/import.html",
+        form=form,
+        error=error,
+        report=report,
+        columns=desk.IMPORT_COLUMNS,
+        limit=importing.SYNC_ROWS,
     ), (400 if error else 200)
