@@ -392,6 +392,7 @@ STAFF_PAGES = [
     "/admin/subscribers.csv",
     "/admin/subscribers/1",
     "/admin/subscribers/1/erase",
+    "/admin/subscribers/import",
     "/admin/suppressions",
 ]
 
