@@ -7,7 +7,13 @@ from engage.community.models import DigestEdition, DigestRender, Event, SupportG
 from engage.newsletters.models import Newsletter
 from engage.sending.models import BounceEvent, Delivery, OutboxMessage
 from engage.subscriptions.importing import ImportJob, ImportRejection
-from engage.subscriptions.models import Consent, Subscriber, Suppression, Topic
+from engage.subscriptions.models import (
+    Consent,
+    Subscriber,
+    Suppression,
+    SuppressionLift,
+    Topic,
+)
 
 __all__ = [
     "ApiKey",
@@ -26,6 +32,7 @@ __all__ = [
     "OutboxMessage",
     "Subscriber",
     "Suppression",
+    "SuppressionLift",
     "SupportGroup",
     "Topic",
     "User",

@@ -71,7 +71,14 @@ def logout():
 @login_required
 def dashboard():
     failed_mail = outbox.counts(db.session)["failed"] if current_user.can("editor") else 0
-    return render_template("accounts/dashboard.html", user=current_user, failed_mail=failed_mail)
+    desk_counts = None
+    if current_user.can("editor"):
+        from engage.subscriptions.desk import desk_counts as counts  # an area above accounts
+
+        desk_counts = counts(db.session)
+    return render_template(
+        "accounts/dashboard.html", user=current_user, failed_mail=failed_mail, desk=desk_counts
+    )
 
 
 # --- API keys: list, create (the key shown once), revoke after a confirmation ---------------

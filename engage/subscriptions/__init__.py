@@ -2,11 +2,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from engage.subscriptions import consent, embed, views
+    from engage.subscriptions import consent, desk_views, embed, views
     from engage.subscriptions.forms import DIGEST_CHOICES
 
     app.register_blueprint(views.bp)
     app.register_blueprint(embed.bp)
+    app.register_blueprint(desk_views.bp)
 
     @app.context_processor
     def _signup():

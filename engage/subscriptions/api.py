@@ -17,6 +17,7 @@ from engage.api import (
     Answer,
     ApiError,
     Filter,
+    OneLine,
     Page,
     PageQuery,
     Timestamp,
@@ -27,12 +28,13 @@ from engage.api import (
 from engage.extensions import db
 from engage.queue import enqueue
 from engage.sending import bounces
-from engage.subscriptions import importing, service
+from engage.subscriptions import desk, importing, service
 from engage.subscriptions.emails import queue_signup_email
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
     SUBSCRIBER_STATUSES,
     Subscriber,
+    Suppression,
     Topic,
 )
 from engage.urls import external_url
@@ -377,3 +379,105 @@ def export_subscriber(subscriber_id: int):
     (with its notification settings) and the listings submitted from it: what the reader's own
     export gives."""
     return service.export(db.session, _subscriber(subscriber_id))
+
+
+# --- the suppression list --------------------------------------------------------------------
+
+SUPPRESSION_TAGS = ["suppressions"]
+
+
+class SuppressionOut(BaseModel):
+    id: int
+    reason: Literal[tuple(desk.SUPPRESSION_REASONS)] = Field(
+        description="bounced (hard bounces), complaint, or erased."
+    )
+    hash_prefix: str = Field(
+        description="The start of the keyed hash of the address: only the hash is kept."
+    )
+    email: str | None = Field(
+        description="The address, while a subscriber still has it (not after erasure)."
+    )
+    subscriber_id: int | None
+    created_at: Timestamp
+
+
+class SuppressionQuery(PageQuery):
+    reason: Filter[Literal[tuple(desk.SUPPRESSION_REASONS)]] = None
+    email: Filter[Annotated[str, Field(max_length=320)]] = Field(
+        None, description="An address (a valid one), looked up by its keyed hash."
+    )
+
+
+class LiftQuery(BaseModel):
+    note: OneLine = Field(
+        min_length=1,
+        max_length=desk.NOTE_LIMIT,
+        description="Why the suppression is lifted; kept in the history. Must hold more than "
+        "spaces.",
+    )
+
+
+def _suppression_out(suppression: Suppression) -> SuppressionOut:
+    holder = db.session.execute(
+        select(Subscriber.id, Subscriber.email).where(
+            Subscriber.email_hash == suppression.email_hash
+        )
+    ).first()
+    return SuppressionOut(
+        id=suppression.id,
+        reason=suppression.reason,
+        hash_prefix=suppression.email_hash[: desk.HASH_SHOWN],
+        email=holder.email if holder else None,
+        subscriber_id=holder.id if holder else None,
+        created_at=suppression.created_at,
+    )
+
+
+@api_route(
+    "/suppressions",
+    role="editor",
+    query=SuppressionQuery,
+    response=Page[SuppressionOut],
+    summary="List suppressed addresses",
+    tags=SUPPRESSION_TAGS,
+    errors={422: "Also when `email` is not a valid address."},
+)
+def list_suppressions(query: SuppressionQuery):
+    """Newest first: hard bounces, complaints and erased addresses, nothing is sent to them."""
+    statement = select(Suppression).order_by(Suppression.id.desc())
+    if query.reason is not None:
+        statement = statement.where(Suppression.reason == query.reason)
+    if query.email is not None:
+        try:
+            email_hash = desk.suppression_hash_for(query.email)
+        except desk.DeskError as exc:
+            raise ApiError(
+                422, "Some query parameters are not valid.", fields={"email": str(exc)}
+            ) from None
+        statement = statement.where(Suppression.email_hash == email_hash)
+    return paginate(db.session, statement, query, _suppression_out)
+
+
+@api_route(
+    "/suppressions/<int:suppression_id>",
+    methods=["DELETE"],
+    role="admin",
+    query=LiftQuery,
+    status=204,
+    summary="Lift a suppression",
+    tags=SUPPRESSION_TAGS,
+    errors={422: "Also when `note` holds nothing but spaces."},
+)
+def lift_suppression(suppression_id: int, query: LiftQuery):
+    """Removes the address from the suppression list and keeps a history row (the key, when,
+    the note, the reason it had). Re-subscribes nobody: the address gets mail again only after
+    a new, confirmed sign-up, or an import with new evidence."""
+    suppression = db.session.get(Suppression, suppression_id) if suppression_id <= MAX_ID else None
+    if suppression is None:
+        raise ApiError(404, "There is no suppression with this id.")
+    try:
+        desk.lift_suppression(db.session, suppression, query.note, api_key=current_api_key())
+    except desk.DeskError as exc:
+        raise ApiError(
+            422, "Some query parameters are not valid.", fields={"note": str(exc)}
+        ) from None

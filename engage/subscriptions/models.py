@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engage.extensions import db
@@ -39,6 +39,13 @@ class Subscriber(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'confirmed', 'unsubscribed')", name="status"),
         CheckConstraint("digest IN ('off', 'weekly', 'daily')", name="digest"),
+        # The subscriber desk's "address starts with" search is `email LIKE 'prefix%'`: under a
+        # non-C collation PostgreSQL's unique index cannot serve LIKE, a pattern_ops one can.
+        # On SQLite (which ignores the option) it is a plain index on email that serves the
+        # same search as a range (engage/subscriptions/desk.py), as the unique one could.
+        Index(
+            "ix_subscribers_email_pattern", "email", postgresql_ops={"email": "varchar_pattern_ops"}
+        ),
         # Ids appear in links: SQLite must never hand a deleted row's id to a new one.
         {"sqlite_autoincrement": True},
     )
@@ -57,7 +64,9 @@ class Subscriber(db.Model):
     unsubscribe_id: Mapped[str] = mapped_column(
         String(32), unique=True, default=opaque_id, insert_sentinel=True
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed for the desk's "signed up between" filter: an old month is otherwise found by
+    # reading every newer row first.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -109,3 +118,26 @@ class Suppression(db.Model):
     email_hash: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressionLift(db.Model):
+    """A suppression an admin lifted, and why: the suppression row goes, this stays.
+
+    Lifting re-subscribes nobody: it only lets a new sign-up (or import) with that address be
+    mailed again. Who lifted it is a staff account or an API key (either may be deleted later;
+    `lifted_by` keeps how they were named).
+    """
+
+    __tablename__ = "suppression_lifts"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suppression_id: Mapped[int] = mapped_column()  # the lifted row's id, never reused
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    suppressed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(500))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    lifted_by: Mapped[str] = mapped_column(String(300))
+    lifted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -152,6 +152,15 @@ def _note_confirmation_sent(subscriber: Subscriber, consent: Consent | None, now
     subscriber.last_confirmation_sent_at = now
 
 
+def count_confirmation_if_allowed(subscriber: Subscriber, now: datetime) -> bool:
+    """Whether the reader's limits (`CONFIRMATION_COOLDOWN`, `CONFIRMATIONS_PER_DAY`) allow one
+    more confirmation email now; if so it is counted, and the caller queues it."""
+    if not _may_send_confirmation(subscriber, now):
+        return False
+    _note_confirmation_sent(subscriber, None, now)
+    return True
+
+
 def confirmation_accepted(session: Session, address: str, now: datetime | None = None) -> None:
     """A mail server accepted the confirmation sent to `address`: the consent records waiting
     for it say when."""
