@@ -69,7 +69,10 @@ class GroupPatch(BaseModel):
     cost: str | None = Field(None, max_length=120)
     how_to_join: str | None = Field(None, max_length=3000)
     contact: str = PatchField(
-        min_length=1, max_length=300, description="Email, phone or URL; public unless private."
+        min_length=1,
+        max_length=300,
+        description="Email, phone or URL (a link must be an http(s) web address); public "
+        "unless private.",
     )
     how_to_join_private: bool | None = Field(
         None,
@@ -90,7 +93,11 @@ class GroupIn(GroupPatch):
     name: str = Field(min_length=1, max_length=200)
     purposes: list[PurposeSlug] = Field(min_length=1, max_length=8)
     format: Format
-    contact: str = Field(min_length=1, max_length=300)
+    contact: str = Field(
+        min_length=1,
+        max_length=300,
+        description="Email, phone or URL (a link must be an http(s) web address).",
+    )
     organiser_email: str | None = Field(
         None, max_length=320, description="Private; gets the approval email and edit link."
     )

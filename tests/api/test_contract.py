@@ -38,6 +38,7 @@ from engage.articles.models import Article
 from engage.comments.models import Comment
 from engage.community.service import (
     ListingInvalid,
+    _contact,
     clean_organiser_email,
     clean_text,
     valid_timezone,
@@ -155,6 +156,13 @@ def _group_rules(body: dict, *, new: bool) -> None:
     for name in ("name", "contact", "language"):
         if name in body and body[name] is not None and not _visible(body[name]):
             body[name] = name.title()
+    if body.get("contact") is not None:
+        # A contact that looks like a link must be a web address the service can open
+        # ("sqlite://" is not); the description says so.
+        problems: dict = {}
+        _contact({"contact": body["contact"]}, problems)
+        if problems:
+            body["contact"] = "Contact"
     if new and not (_visible(body.get("region")) or _visible(body.get("city"))):
         body["region"] = "Online, UK"
     if body.get("timezone") and not valid_timezone(clean_text(body["timezone"], 64)):
