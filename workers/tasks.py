@@ -19,7 +19,7 @@ from engage.mail.message import mask_address
 from engage.mail.service import queue_email, send_transactional
 from engage.newsletters import sending as newsletter_sending
 from engage.queue import relay_sender
-from engage.sending import outbox
+from engage.sending import bounces, outbox
 from engage.sending.pipeline import workers_for
 from engage.subscriptions import service as subscriptions
 
@@ -30,15 +30,15 @@ log = get_task_logger(__name__)
 def send_email(name: str, to: str, context: dict, headers: dict | None = None) -> str:
     """Render and send one email; returns the server's reply.
 
-    TemporaryFailure propagates: the outbox tries again later. A 5xx counts as a hard bounce
-    and is raised, so the outbox row ends `failed` with the server's reply.
+    TemporaryFailure propagates: the outbox tries again later. A 5xx is a bounce (the rule in
+    engage/sending/bounces.py decides what it means for the reader) and is raised, so the
+    outbox row ends `failed` with the server's reply.
     """
     try:
         reply = send_transactional(name, to, context, headers)
     except PermanentFailure as exc:
         log.warning("email %s to %s refused permanently: %s", name, mask_address(to), exc.code)
-        if subscriptions.note_hard_bounce(db.session, to):
-            log.warning("%s suppressed after repeated hard bounces", mask_address(to))
+        bounces.apply(db.session, bounces.smtp_refusal(to, exc.code, exc.text or str(exc)))
         db.session.commit()
         raise
     log.info("email %s to %s accepted: %s", name, mask_address(to), reply)

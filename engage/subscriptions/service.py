@@ -33,7 +33,6 @@ CONSENT_TEXT = (
 CONFIRMATION_COOLDOWN = timedelta(minutes=10)
 CONFIRMATIONS_PER_DAY = 3
 UNCONFIRMED_LIFETIME = timedelta(days=7)
-HARD_BOUNCE_LIMIT = 3
 
 
 class InvalidChoice(ValueError):
@@ -439,29 +438,6 @@ def erase(session: Session, subscriber: Subscriber) -> None:
         outbox.forget_recipient(session, subscriber.email)  # mail queued for them: never sent
     session.delete(subscriber)
     session.flush()
-
-
-def record_hard_bounce(session: Session, subscriber: Subscriber) -> bool:
-    """Count a hard bounce; the third suppresses the address. True if it was suppressed."""
-    subscriber.hard_bounces += 1
-    if subscriber.hard_bounces < HARD_BOUNCE_LIMIT:
-        session.flush()
-        return False
-    unsubscribe(session, subscriber)
-    suppress(session, subscriber.email_hash, "bounced")
-    return True
-
-
-def note_hard_bounce(session: Session, address: str) -> bool:
-    """A 5xx reply for `address`: count it against its subscriber, if any. True if suppressed."""
-    try:
-        normalised = normalise_email(address)
-    except InvalidAddress:
-        return False
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == normalised))
-    if subscriber is None:
-        return False
-    return record_hard_bounce(session, subscriber)
 
 
 def purge_unconfirmed(session: Session, now: datetime | None = None, batch: int = 500) -> int:
