@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from flask import current_app
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from engage.sending import verp
@@ -669,3 +671,79 @@ def test_a_get_is_405_in_json(client):
     response = client.get("/webhooks/bounces/ses")
     assert response.status_code == 405
     assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+# --- whatever a signed post holds, the answer is never a 500 ---------------------------------
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+    | st.sampled_from(["failed", "complained", "permanent", "Bounce", "hard", "5.1.1", "a@b.c"])
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(
+    [
+        "event", "severity", "recipient", "id", "timestamp", "envelope", "delivery-status",
+        "notificationType", "bounce", "complaint", "bounceType", "bouncedRecipients",
+        "complainedRecipients", "emailAddress", "mail", "source", "headers", "feedbackId",
+        "RecordType", "Type", "ID", "Email", "BouncedAt", "Details", "email", "sg_event_id",
+        "type", "reason", "status",
+    ]
+)  # fmt: skip
+# Objects built from the field names providers use, so the fuzzing gets past the first check.
+EVENTS = st.recursive(
+    st.dictionaries(KEYS, JSON_SCALARS, max_size=8),
+    lambda inner: st.dictionaries(KEYS, inner | st.lists(inner, max_size=3), max_size=6),
+    max_leaves=20,
+)
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def no_error(response) -> None:
+    assert response.status_code in (200, 400, 403), response.get_data(as_text=True)
+    assert response.is_json
+
+
+@FUZZ
+@given(event=EVENTS | JSON_VALUES)
+def test_any_signed_mailgun_post_is_answered(client, db, event):
+    no_error(post_mailgun(client, mailgun_post(event)))
+
+
+@FUZZ
+@given(events=st.lists(EVENTS, max_size=3) | JSON_VALUES)
+def test_any_signed_sendgrid_post_is_answered(client, db, sendgrid_key, events):
+    no_error(post_sendgrid(client, sendgrid_key, events))
+
+
+@FUZZ
+@given(event=EVENTS)
+def test_any_postmark_post_is_answered(client, db, event):
+    event.setdefault("BouncedAt", utcnow().isoformat())
+    no_error(post_postmark(client, event))
+
+
+@FUZZ
+@given(event=EVENTS | JSON_VALUES)
+def test_any_signed_sns_notification_is_answered(client, db, sns_key, event):
+    no_error(post_sns(client, sns_message(sns_key, Message=json.dumps(event))))
+
+
+def test_nul_and_lone_surrogates_are_stored_as_clean_text(client, db, delivery):
+    reader = reader_of(db, delivery)
+    event = mailgun_event(delivery, reader, id="mg-\x00-\ud800")
+    event["delivery-status"]["message"] = "550 5.1.1 gone\x00 \ud83d"
+    body = json.dumps(mailgun_post(event)).encode()  # JSON escapes both as \\u0000, \\ud83d
+    assert post_mailgun(client, body).status_code == 200
+    [recorded] = bounce_events(db)
+    assert recorded.diagnostic == "550 5.1.1 gone \ufffd"
+    assert recorded.event_id == "mg- -\ufffd"

@@ -63,9 +63,8 @@ def receive(provider: str):
     if module is None or not module.configured(settings):
         return json_error(404, "No bounce webhook is configured for this provider.")
     # Over the cap, werkzeug answers 413 before reading the rest.
-    request.max_content_length = min(
-        settings.bounce_webhook_max_bytes, current_app.config["MAX_CONTENT_LENGTH"]
-    )
+    caps = (settings.bounce_webhook_max_bytes, current_app.config.get("MAX_CONTENT_LENGTH"))
+    request.max_content_length = min(cap for cap in caps if cap)
     post = Post(
         body=request.get_data(cache=False),
         headers=request.headers,

@@ -24,6 +24,7 @@ CLOCK_SKEW = timedelta(seconds=60)
 # An enhanced status code (RFC 3463) inside a diagnostic: `550 5.1.1 user unknown`.
 _ENHANCED_STATUS = re.compile(r"\b([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class Refused(Exception):
@@ -89,7 +90,8 @@ def clean(value: Any, limit: int) -> str:
     `limit` characters."""
     if value is None:
         return ""
-    return _CONTROL.sub(" ", str(value)).strip()[:limit]
+    text = _SURROGATE.sub("\ufffd", str(value))  # JSON allows a lone one; UTF-8 does not
+    return _CONTROL.sub(" ", text).strip()[:limit]
 
 
 def enhanced_status(*texts: str) -> str:
@@ -112,11 +114,19 @@ def timestamp(value: Any, where: str) -> datetime:
             moment = datetime.fromisoformat(value.strip())
         else:
             raise ValueError(value)
+        if moment.tzinfo is None:  # providers write UTC when they leave the offset out
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         raise bad_shape(f"`{where}` is not a timestamp.") from None
-    if moment.tzinfo is None:  # providers write UTC when they leave the offset out
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+
+
+def occurred(value: Any, where: str, post: Post) -> datetime:
+    """When the event happened, as the provider says (the post's time when it says nothing),
+    never later than now: the soft-bounce window counts from it."""
+    if value is None or value == "":
+        return post.now
+    return min(timestamp(value, where), post.now)
 
 
 def check_fresh(moment: datetime, post: Post) -> None:

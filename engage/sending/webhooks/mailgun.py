@@ -23,6 +23,7 @@ from engage.sending.webhooks.common import (
     enhanced_status,
     field,
     load_json,
+    occurred,
     timestamp,
     verp_token,
 )
@@ -81,7 +82,6 @@ def receive(post: Post) -> list[BounceReport]:
     diagnostic = clean(status.get("message") or status.get("description"), 1000)
     envelope = event.get("envelope")
     sender = envelope.get("sender") if isinstance(envelope, dict) else None
-    when = event.get("timestamp")
     return [
         BounceReport(
             kind=kind,
@@ -93,6 +93,6 @@ def receive(post: Post) -> list[BounceReport]:
             diagnostic=diagnostic,
             source=SOURCE,
             event_id=clean(event_id, 200),
-            occurred_at=timestamp(when, "event-data.timestamp") if when else post.now,
+            occurred_at=occurred(event.get("timestamp"), "event-data.timestamp", post),
         )
     ]

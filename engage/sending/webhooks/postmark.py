@@ -91,8 +91,8 @@ def receive(post: Post) -> list[BounceReport]:
     record = field(event, "RecordType", str, "body")
     if record not in ("Bounce", "SpamComplaint"):
         return []
-    occurred = timestamp(field(event, "BouncedAt", str, "body"), "BouncedAt")
-    check_fresh(occurred, post)
+    bounced_at = timestamp(field(event, "BouncedAt", str, "body"), "BouncedAt")
+    check_fresh(bounced_at, post)
     kind = "complaint" if record == "SpamComplaint" else KINDS.get(event.get("Type"))
     if kind is None:
         return []
@@ -108,6 +108,6 @@ def receive(post: Post) -> list[BounceReport]:
             diagnostic=diagnostic,
             source=SOURCE,
             event_id=clean(event_id, 200),
-            occurred_at=occurred,
+            occurred_at=min(bounced_at, post.now),
         )
     ]

@@ -32,6 +32,7 @@ from engage.sending.webhooks.common import (
     enhanced_status,
     field,
     load_json,
+    occurred,
     timestamp,
 )
 
@@ -103,7 +104,6 @@ def receive(post: Post) -> list[BounceReport]:
             continue
         recipient = field(event, "email", str, where)
         event_id = field(event, "sg_event_id", str, where)
-        when = event.get("timestamp")
         diagnostic = clean(event.get("reason") or event.get("response"), 1000)
         reports.append(
             BounceReport(
@@ -114,7 +114,7 @@ def receive(post: Post) -> list[BounceReport]:
                 diagnostic=diagnostic,
                 source=SOURCE,
                 event_id=clean(event_id, 200),
-                occurred_at=timestamp(when, f"{where}.timestamp") if when else post.now,
+                occurred_at=occurred(event.get("timestamp"), f"{where}.timestamp", post),
             )
         )
     return reports

@@ -40,6 +40,7 @@ from engage.sending.webhooks.common import (
     enhanced_status,
     field,
     load_json,
+    occurred,
     timestamp,
     verp_token,
 )
@@ -245,8 +246,7 @@ def ses_reports(event: dict[str, Any], post: Post, fallback_id: str) -> list[Bou
     else:
         return []
     feedback = clean(bounce.get("feedbackId") or fallback_id, 200)
-    when = bounce.get("timestamp")
-    occurred = timestamp(when, "Message.timestamp") if when else post.now
+    when = occurred(bounce.get("timestamp"), "Message.timestamp", post)
     reports = []
     for index, entry in enumerate(entries):
         where = f"Message.{'bounce.bouncedRecipients' if kind != 'complaint' else 'complaint'}"
@@ -265,7 +265,7 @@ def ses_reports(event: dict[str, Any], post: Post, fallback_id: str) -> list[Bou
                 source=SOURCE,
                 # One bounce may name several recipients; each is its own event.
                 event_id=f"{feedback}#{index}",
-                occurred_at=occurred,
+                occurred_at=when,
             )
         )
     return reports
