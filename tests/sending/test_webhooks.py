@@ -747,3 +747,32 @@ def test_nul_and_lone_surrogates_are_stored_as_clean_text(client, db, delivery):
     [recorded] = bounce_events(db)
     assert recorded.diagnostic == "550 5.1.1 gone \ufffd"
     assert recorded.event_id == "mg- -\ufffd"
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def test_webhook_settings_are_checked_at_start(sendgrid_key, sns_key):
+    from engage.config import ConfigError, Settings
+
+    good = Settings.from_env(
+        {
+            "SES_SNS_TOPIC_ARNS": f" {TOPIC} , ",
+            "POSTMARK_WEBHOOK_AUTH": POSTMARK_AUTH,
+            "SENDGRID_WEBHOOK_PUBLIC_KEY": sendgrid_public(sendgrid_key),
+        }
+    )
+    assert good.ses_sns_topic_arns == (TOPIC,)
+    assert good.bounce_webhook_max_age_seconds == 300
+    rsa_der = sns_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for env, words in (
+        ({"SES_SNS_TOPIC_ARNS": "engage-bounces"}, "not an SNS topic ARN"),
+        ({"POSTMARK_WEBHOOK_AUTH": "just-a-password"}, "user:password"),
+        ({"SENDGRID_WEBHOOK_PUBLIC_KEY": "not base64!"}, "not a base64 DER public key"),
+        ({"SENDGRID_WEBHOOK_PUBLIC_KEY": base64.b64encode(rsa_der).decode()}, "P-256"),
+        ({"BOUNCE_WEBHOOK_MAX_AGE_SECONDS": "0"}, "at least 1"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            Settings.from_env(env)
