@@ -776,3 +776,29 @@ def test_webhook_settings_are_checked_at_start(sendgrid_key, sns_key):
     ):
         with pytest.raises(ConfigError, match=words):
             Settings.from_env(env)
+
+
+def test_sns_other_messages_are_answered_and_change_nothing(client, db, delivery, sns_key):
+    delivered = json.dumps({"notificationType": "Delivery", "mail": {}, "delivery": {}})
+    for message in (
+        sns_message(sns_key, Message=delivered),
+        sns_message(sns_key, Message="Successfully validated SNS topic for Amazon SES."),
+        sns_message(
+            sns_key,
+            "UnsubscribeConfirmation",
+            Message="You have unsubscribed.",
+            SubscribeURL="https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription",
+            Token="2336412f37fb687f5d51e6e2425c464de",
+        ),
+    ):
+        response = post_sns(client, message)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.get_json() == {"received": 0}
+    assert_untouched(db, delivery)
+
+
+def test_ses_bounce_without_recipients_names_the_missing_field(client, db, delivery, sns_key):
+    broken = json.dumps({"notificationType": "Bounce", "bounce": {"bounceType": "Permanent"}})
+    response = post_sns(client, sns_message(sns_key, Message=broken))
+    assert_error(response, 400, "Message.bounce.bouncedRecipients")
+    assert_untouched(db, delivery)

@@ -101,9 +101,21 @@ def _fetch(url: str, limit: int) -> bytes:
         return response.read(limit + 1)
 
 
+def _store(path: Path, pem: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as out:
+            out.write(pem)
+        os.replace(out.name, path)  # whole or not at all, even with two posts at once
+    except OSError:
+        log.warning("could not keep the SNS signing certificate in %s", path.parent)
+
+
 def _certificate(post: Post, url: str) -> x509.Certificate:
     path = certificate_path(post.instance_path, url)
-    if not path.is_file():
+    if path.is_file():
+        pem = path.read_bytes()
+    else:
         try:
             pem = _fetch(url, MAX_CERTIFICATE_BYTES)
         except (OSError, urllib.error.URLError, ValueError):
@@ -112,13 +124,10 @@ def _certificate(post: Post, url: str) -> x509.Certificate:
                 503, "Could not fetch the SNS signing certificate; try again later."
             ) from None
         if len(pem) > MAX_CERTIFICATE_BYTES:
-            raise Refused(403, "The SNS signing certificate is too large.", code="forbidden")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as out:
-            out.write(pem)
-        os.replace(out.name, path)  # whole or not at all, even with two posts at once
+            raise Refused(403, "The SNS signing certificate is too large.")
+        _store(path, pem)
     try:
-        certificate = x509.load_pem_x509_certificate(path.read_bytes())
+        certificate = x509.load_pem_x509_certificate(pem)
     except ValueError:
         path.unlink(missing_ok=True)  # fetched again next time
         raise Refused(403, "The SNS signing certificate is not valid.") from None
@@ -208,9 +217,12 @@ def receive(post: Post) -> list[BounceReport]:
         return []
     if kind == "UnsubscribeConfirmation":
         return []
-    event = load_json(message["Message"].encode(), "The SNS `Message`")
+    try:
+        event = load_json(message["Message"].encode())
+    except Refused:
+        event = None
     if not isinstance(event, dict):
-        return []  # a text notification on our topic: nothing SES said
+        return []  # signed text on our topic (SES's "Successfully validated…"): no bounce
     return ses_reports(event, post, fallback_id=message.get("MessageId", ""))
 
 
@@ -236,21 +248,22 @@ def ses_reports(event: dict[str, Any], post: Post, fallback_id: str) -> list[Bou
     what = event.get("notificationType") or event.get("eventType")
     token = _token(event.get("mail"), post.settings)
     if what == "Bounce":
-        bounce = field(event, "bounce", dict, "Message")
-        kind = "hard" if bounce.get("bounceType") == "Permanent" else "soft"
-        entries = field(bounce, "bouncedRecipients", list, "Message.bounce")
+        part, listed = "bounce", "bouncedRecipients"
     elif what == "Complaint":
-        bounce = field(event, "complaint", dict, "Message")
-        kind = "complaint"
-        entries = field(bounce, "complainedRecipients", list, "Message.complaint")
+        part, listed = "complaint", "complainedRecipients"
     else:
         return []
+    bounce = field(event, part, dict, "Message")
+    if part == "complaint":
+        kind = "complaint"
+    else:
+        kind = "hard" if bounce.get("bounceType") == "Permanent" else "soft"
+    entries = field(bounce, listed, list, f"Message.{part}")
     feedback = clean(bounce.get("feedbackId") or fallback_id, 200)
-    when = occurred(bounce.get("timestamp"), "Message.timestamp", post)
+    when = occurred(bounce.get("timestamp"), f"Message.{part}.timestamp", post)
     reports = []
     for index, entry in enumerate(entries):
-        where = f"Message.{'bounce.bouncedRecipients' if kind != 'complaint' else 'complaint'}"
-        recipient = field(entry, "emailAddress", str, f"{where}.{index}")
+        recipient = field(entry, "emailAddress", str, f"Message.{part}.{listed}.{index}")
         diagnostic = clean(
             entry.get("diagnosticCode") or bounce.get("complaintFeedbackType") or "", 1000
         )
