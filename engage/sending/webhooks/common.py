@@ -21,8 +21,6 @@ from engage.sending.verp import VerpToken
 #: How far ahead of our clock a signed timestamp may be (the sender's clock runs a little fast).
 CLOCK_SKEW = timedelta(seconds=60)
 
-# An enhanced status code (RFC 3463) inside a diagnostic: `550 5.1.1 user unknown`.
-_ENHANCED_STATUS = re.compile(r"\b([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -92,15 +90,6 @@ def clean(value: Any, limit: int) -> str:
         return ""
     text = _SURROGATE.sub("\ufffd", str(value))  # JSON allows a lone one; UTF-8 does not
     return _CONTROL.sub(" ", text).strip()[:limit]
-
-
-def enhanced_status(*texts: str) -> str:
-    """The first enhanced status code (`5.1.1`) found in `texts`, or ""."""
-    for text in texts:
-        match = _ENHANCED_STATUS.search(text or "")
-        if match:
-            return match.group(1)
-    return ""
 
 
 def timestamp(value: Any, where: str) -> datetime:

@@ -13,14 +13,13 @@ import hashlib
 import hmac
 
 from engage.config import Settings
-from engage.sending.bounces import BounceReport
+from engage.sending.bounces import BounceReport, status_in
 from engage.sending.webhooks.common import (
     Post,
     Refused,
     bad_shape,
     check_fresh,
     clean,
-    enhanced_status,
     field,
     load_json,
     occurred,
@@ -88,7 +87,7 @@ def receive(post: Post) -> list[BounceReport]:
             recipient=clean(recipient, 320),
             token=verp_token(sender, post.settings),
             status=clean(status.get("enhanced-code"), 16)
-            or enhanced_status(diagnostic)
+            or status_in(diagnostic)
             or clean(status.get("code"), 16),
             diagnostic=diagnostic,
             source=SOURCE,

@@ -23,14 +23,13 @@ import binascii
 import hmac
 
 from engage.config import Settings
-from engage.sending.bounces import BounceReport
+from engage.sending.bounces import BounceReport, status_in
 from engage.sending.webhooks.common import (
     Post,
     Refused,
     bad_shape,
     check_fresh,
     clean,
-    enhanced_status,
     field,
     load_json,
     timestamp,
@@ -104,7 +103,7 @@ def receive(post: Post) -> list[BounceReport]:
             kind=kind,
             recipient=clean(recipient, 320),
             token=None,  # Postmark's own return path carries no VERP token of ours
-            status=enhanced_status(diagnostic),
+            status=status_in(diagnostic),
             diagnostic=diagnostic,
             source=SOURCE,
             event_id=clean(event_id, 200),

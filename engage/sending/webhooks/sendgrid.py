@@ -22,14 +22,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from engage.config import Settings, sendgrid_public_key
-from engage.sending.bounces import BounceReport
+from engage.sending.bounces import BounceReport, status_in
 from engage.sending.webhooks.common import (
     Post,
     Refused,
     bad_shape,
     check_fresh,
     clean,
-    enhanced_status,
     field,
     load_json,
     occurred,
@@ -110,7 +109,7 @@ def receive(post: Post) -> list[BounceReport]:
                 kind=kind,
                 recipient=clean(recipient, 320),
                 token=None,  # SendGrid's return path is its own
-                status=clean(event.get("status"), 16) or enhanced_status(diagnostic),
+                status=clean(event.get("status"), 16) or status_in(diagnostic),
                 diagnostic=diagnostic,
                 source=SOURCE,
                 event_id=clean(event_id, 200),

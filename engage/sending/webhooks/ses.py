@@ -30,14 +30,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from engage.config import Settings
-from engage.sending.bounces import BounceReport
+from engage.sending.bounces import BounceReport, status_in
 from engage.sending.webhooks.common import (
     Post,
     Refused,
     bad_shape,
     check_fresh,
     clean,
-    enhanced_status,
     field,
     load_json,
     occurred,
@@ -267,7 +266,7 @@ def ses_reports(event: dict[str, Any], post: Post, fallback_id: str) -> list[Bou
         diagnostic = clean(
             entry.get("diagnosticCode") or bounce.get("complaintFeedbackType") or "", 1000
         )
-        status = clean(entry.get("status"), 16) or enhanced_status(diagnostic)
+        status = clean(entry.get("status"), 16) or status_in(diagnostic)
         reports.append(
             BounceReport(
                 kind=kind,
