@@ -66,6 +66,12 @@ ENV_KEYS = {
     "BOUNCE_WEBHOOK_MAX_AGE_SECONDS",
     "BOUNCE_WEBHOOK_MAX_BYTES",
     "BOUNCE_WEBHOOK_RATE_LIMIT",
+    "BOUNCE_ADDRESS",
+    "BOUNCE_SOFT_LIMIT",
+    "BOUNCE_SOFT_DAYS",
+    "BOUNCE_MAILBOX_URL",
+    "BOUNCE_MAILBOX_MOVE_TO",
+    "BOUNCE_POLL_SECONDS",
 }
 
 
@@ -106,6 +112,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.core import init_app as init_core
     from engage.mail import init_app as init_mail
     from engage.newsletters import init_app as init_newsletters
+    from engage.sending import init_app as init_sending
     from engage.sending.webhooks import init_app as init_bounce_webhooks
     from engage.subscriptions import init_app as init_subscriptions
 
@@ -114,6 +121,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_articles(app)
     init_api(app)
     init_mail(app)
+    init_sending(app)
     init_subscriptions(app)
     init_newsletters(app)
     init_comments(app)

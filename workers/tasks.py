@@ -45,6 +45,36 @@ def send_email(name: str, to: str, context: dict, headers: dict | None = None) -
     return reply
 
 
+@shared_task(name="engage.bounces.poll", acks_late=True)
+def bounces_poll() -> dict:
+    """Read the bounce mailbox, apply what is in it and remove it (beat, every
+    BOUNCE_POLL_SECONDS, when BOUNCE_MAILBOX_URL is set). A mailbox that cannot be reached is
+    logged and read at the next beat; the messages wait there."""
+    from flask import current_app
+
+    from engage.sending import bounce_mailbox
+
+    settings = current_app.config["ENGAGE"]
+    if not settings.bounce_mailbox_url:
+        return {}
+    try:
+        result = bounce_mailbox.poll(
+            db.session, settings.bounce_mailbox_url, move_to=settings.bounce_mailbox_move_to
+        )
+    except bounce_mailbox.MailboxError as exc:
+        log.warning("bounce mailbox not read (tried again next time): %s", exc)
+        return {"error": str(exc)}
+    if result.fetched:
+        log.info(
+            "bounce mailbox: %d message(s), %d report(s), %d recorded, %d unreadable",
+            result.fetched,
+            result.reports,
+            result.applied,
+            result.unreadable,
+        )
+    return result.__dict__
+
+
 @shared_task(name="engage.heartbeat", acks_late=True)
 def heartbeat() -> None:
     """Prove the worker, the broker and the database are alive (scheduled by beat)."""

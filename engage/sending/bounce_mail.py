@@ -80,14 +80,14 @@ def parse_message(
             raw = bytes(raw[:MAX_MESSAGE_BYTES])
         message = message_from_bytes(bytes(raw), policy=compat32)
         if not message.keys():
-            log.info("bounce mailbox: a message without headers; ignored")
+            log.info("bounce message: a message without headers; ignored")
             return []
         return _Reader(message, envelope_recipient, bounce_address or None, key).reports()
     except ForgedToken as exc:
-        log.warning("bounce mailbox: %s; ignored", exc)
+        log.warning("bounce message: %s; ignored", exc)
         return []
     except Exception:  # noqa: BLE001 (hostile input: a report we cannot read is no report)
-        log.warning("bounce mailbox: a message that could not be read; ignored", exc_info=True)
+        log.warning("bounce message: a message that could not be read; ignored", exc_info=True)
         return []
 
 
@@ -205,7 +205,7 @@ class _Reader:
         # Bounces carry "Auto-Submitted: auto-replied" too: a mailer daemon's message is read
         # as a bounce, anything else automatic as the auto-reply it is.
         if not self.from_mailer_daemon() and self.auto_reply():
-            log.info("bounce mailbox: an auto-reply; ignored")
+            log.info("bounce message: an auto-reply; ignored")
             return []
         return self.heuristic()
 
@@ -302,7 +302,7 @@ class _Reader:
             return []
         feedback = _text(fields.get("Feedback-Type")).lower()
         if feedback != "abuse":
-            log.info("bounce mailbox: a feedback report of type %r; ignored", feedback[:40])
+            log.info("bounce message: a feedback report of type %r; ignored", feedback[:40])
             return []
         recipients = _addresses(fields.get_all("Original-Rcpt-To", []))
         if not recipients and self.original is not None:
