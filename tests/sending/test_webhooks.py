@@ -86,6 +86,7 @@ def hooks(make_app, sendgrid_key, sns_certificate):
         POSTMARK_WEBHOOK_AUTH=POSTMARK_AUTH,
         SENDGRID_WEBHOOK_PUBLIC_KEY=sendgrid_public(sendgrid_key),
         MAILGUN_WEBHOOK_SIGNING_KEY=MAILGUN_KEY,
+        BOUNCE_ADDRESS=BOUNCE_ADDRESS,
     )
     path = ses.certificate_path(app.instance_path, CERT_URL)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -802,3 +803,13 @@ def test_ses_bounce_without_recipients_names_the_missing_field(client, db, deliv
     response = post_sns(client, sns_message(sns_key, Message=broken))
     assert_error(response, 400, "Message.bounce.bouncedRecipients")
     assert_untouched(db, delivery)
+
+
+def test_a_verp_address_on_another_domain_names_no_row(client, db, delivery):
+    reader = reader_of(db, delivery)
+    event = mailgun_event(delivery, reader)
+    event["envelope"]["sender"] = verp_address(delivery).replace("engage.test", "elsewhere.test")
+    assert post_mailgun(client, mailgun_post(event)).status_code == 200
+    [recorded] = bounce_events(db)
+    assert recorded.delivery_id is None  # not our bounce address: only the recipient counts
+    assert recorded.subscriber_id == reader.id
