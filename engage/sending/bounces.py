@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -277,3 +277,54 @@ def apply(session: Session, report: BounceReport, *, now: datetime | None = None
             log.warning("%s suppressed after repeated soft bounces", who)
     session.flush()
     return event
+
+
+# --- what staff and the reader see -----------------------------------------------------------
+
+
+def counts_for(session: Session, which) -> dict[str, int]:
+    """Bounces and complaints reported about one send's messages (`which`: a SQL condition on
+    delivery rows, a producer's), however they arrived: {"hard", "soft", "complaints"}, each
+    the number of messages with such a report."""
+    rows = session.execute(
+        select(BounceEvent.kind, func.count(func.distinct(BounceEvent.delivery_id)))
+        .join(Delivery, Delivery.id == BounceEvent.delivery_id)
+        .where(which)
+        .group_by(BounceEvent.kind)
+    ).all()
+    found = dict(rows)
+    return {
+        "hard": found.get("hard", 0),
+        "soft": found.get("soft", 0),
+        "complaints": found.get("complaint", 0),
+    }
+
+
+def history(session: Session, subscriber_id: int, email_hash: str | None = None, limit: int = 200):
+    """A reader's bounce events, newest first: by subscriber id, and by the hash of their
+    address for reports that named the address before it belonged to a subscriber. Only the
+    date, kind, status and source: what a reader or an editor may see (the server's words can
+    quote other addresses)."""
+    who = BounceEvent.subscriber_id == subscriber_id
+    if email_hash:
+        who = who | (BounceEvent.email_hash == email_hash)
+    events = session.scalars(
+        select(BounceEvent).where(who).order_by(BounceEvent.occurred_at.desc()).limit(limit)
+    )
+    return [
+        {
+            "occurred_at": event.occurred_at,
+            "kind": event.kind,
+            "status": event.status,
+            "source": event.source,
+        }
+        for event in events
+    ]
+
+
+def forget(session: Session, subscriber_id: int, email_hash: str | None) -> int:
+    """Delete a reader's bounce events (erasure); the suppression list keeps its own hash."""
+    who = BounceEvent.subscriber_id == subscriber_id
+    if email_hash:
+        who = who | (BounceEvent.email_hash == email_hash)
+    return session.execute(delete(BounceEvent).where(who)).rowcount or 0

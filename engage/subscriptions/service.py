@@ -366,6 +366,7 @@ def export(session: Session, subscriber: Subscriber) -> dict:
     from engage.comments.service import export_author  # both build on this module
     from engage.community.service import export_organiser
     from engage.newsletters.models import Newsletter
+    from engage.sending.bounces import history
     from engage.sending.models import Delivery
 
     deliveries = session.execute(
@@ -407,6 +408,11 @@ def export(session: Session, subscriber: Subscriber) -> dict:
             }
             for d, subject in deliveries
         ],
+        # Bounces and complaints about mail to them: when, what, and how we learnt it.
+        "bounces": [
+            {**event, "occurred_at": _iso(event["occurred_at"])}
+            for event in history(session, subscriber.id, subscriber.email_hash)
+        ],
         **export_author(session, subscriber.email_hash),
         "listings": export_organiser(session, subscriber.email) if subscriber.email else [],
     }
@@ -429,9 +435,10 @@ def erase(session: Session, subscriber: Subscriber) -> None:
     """
     from engage.comments.service import anonymise_author  # both build on this module
     from engage.community.service import forget_organiser
-    from engage.sending import outbox
+    from engage.sending import bounces, outbox
 
     suppress(session, subscriber.email_hash, "erased")
+    bounces.forget(session, subscriber.id, subscriber.email_hash)
     anonymise_author(session, subscriber.email_hash)
     if subscriber.email:
         forget_organiser(session, subscriber.email)
