@@ -171,3 +171,45 @@ def test_the_worker_s_beat_polls_the_mailbox(app, committed, test_settings, dove
     with app.app_context():
         _db.session.remove()
         assert_applied(_db.session, bounced, complained, away)
+
+
+def test_the_mailbox_url_is_checked_at_start_and_read_in_full():
+    from engage.config import ConfigError, Settings
+    from engage.queue import beat_schedule
+    from engage.sending.bounce_mailbox import Mailbox
+
+    for bad in ("ftp://host/INBOX", "imaps:///INBOX", "bounces@example.org"):
+        with pytest.raises(ConfigError, match="BOUNCE_MAILBOX_URL"):
+            Settings.from_env({"BOUNCE_MAILBOX_URL": bad})
+    with pytest.raises(ConfigError, match="BOUNCE_SOFT_LIMIT"):
+        Settings.from_env({"BOUNCE_SOFT_LIMIT": "0"})
+    # Beat polls only a mailbox that is configured, as often as asked.
+    assert "bounces-poll" not in beat_schedule(Settings.from_env({}))
+    settings = Settings.from_env(
+        {"BOUNCE_MAILBOX_URL": "imaps://b:p@mx.example.org/INBOX", "BOUNCE_POLL_SECONDS": "60"}
+    )
+    entry = beat_schedule(settings)["bounces-poll"]
+    assert entry["task"] == "engage.bounces.poll" and entry["schedule"].total_seconds() == 60
+
+    assert Mailbox.from_url("imaps://bounces:p%40ss@mx.example.org/Bounces%20In") == Mailbox(
+        "imap", "mx.example.org", 993, "bounces", "p@ss", "Bounces In", tls=True
+    )
+    assert Mailbox.from_url("imap://u:p@127.0.0.1:1143?starttls=1").starttls
+    assert Mailbox.from_url("imap://u:p@127.0.0.1").port == 143
+    assert Mailbox.from_url("pop3s://u:p@mx.example.org").port == 995
+    assert Mailbox.from_url("pop3://u:p@mx.example.org").port == 110
+
+
+def test_the_poll_command_reads_the_mailbox_once(ctx, db, app, make_app, dovecot):
+    rows = make_rows(db.session)
+    bounced, complained, away = drop_reports(dovecot, app, rows)
+    polling = make_app(BOUNCE_MAILBOX_URL=dovecot.url("pop3"))
+
+    with polling.app_context():  # the command runs in the app context it finds
+        result = polling.test_cli_runner().invoke(args=["bounces", "poll"])
+
+    assert result.exit_code == 0, result.output
+    assert "3 message(s) read, 2 report(s), 2 recorded." in result.output
+    assert_applied(db.session, bounced, complained, away)
+    unset = app.test_cli_runner().invoke(args=["bounces", "poll"])
+    assert unset.exit_code != 0 and "BOUNCE_MAILBOX_URL is not set" in unset.output

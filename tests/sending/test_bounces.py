@@ -192,15 +192,25 @@ def test_the_same_report_twice_counts_once(db, sent):
     assert reader.status == "confirmed"
 
 
-def test_a_forged_token_is_not_a_token(db, sent):
-    [victim] = sent()
-    key = "not-our-key-not-our-key-not-our-key"
-    forged = verp.address("bounces@engage.test", key, verp.DELIVERY, victim.id)
-    ours = db.session.get(Subscriber, victim.subscriber_id)
+def test_a_bounce_with_a_forged_token_changes_nothing(db, sent):
+    """Anyone can mail the bounce address a made-up DSN naming a reader; with a VERP address
+    whose check fails, it names nobody, and the reader stays subscribed."""
     from flask import current_app
 
+    from engage.sending.bounce_mail import parse_message
+    from tests.sending.test_bounce_mail import sample
+
+    [victim] = sent()
+    reader = reader_of(db, victim)
+    forged = verp.address(
+        "bounces@engage.test", "not-our-key-not-our-key", verp.DELIVERY, victim.id
+    )
     assert verp.parse(forged, current_app.config["ENGAGE"].hash_key) is None
-    assert ours.status == "confirmed"
+    reports = parse_message(sample("postfix_dsn.eml", forged, reader.email))
+    assert reports == []
+    assert reader.status == "confirmed"
+    assert not is_suppressed(db.session, reader.email)
+    assert events(db) == []
 
 
 def test_a_report_that_names_nobody_changes_nothing(db, sent):

@@ -66,7 +66,7 @@ def test_the_send_s_report_counts_bounces_and_complaints(client, ctx, db, editor
     assert figure(page, "hard-bounces") == 1
     assert figure(page, "soft-bounces") == 2
     assert figure(page, "complaints") == 1
-    assert "after 3 within 30 days" in page
+    assert "only after 3 within 30 days" in page
 
 
 def test_the_api_lists_a_subscriber_s_bounces_without_the_server_s_words(ctx, db, client):
