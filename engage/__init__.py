@@ -63,6 +63,13 @@ ENV_KEYS = {
     "COMMENT_HOURLY_LIMIT",
     "DIGEST_SEND_HOUR",
     "DIGEST_BATCH_SIZE",
+    "SES_SNS_TOPIC_ARNS",
+    "POSTMARK_WEBHOOK_AUTH",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "BOUNCE_WEBHOOK_MAX_AGE_SECONDS",
+    "BOUNCE_WEBHOOK_MAX_BYTES",
+    "BOUNCE_WEBHOOK_RATE_LIMIT",
     "BOUNCE_SOFT_LIMIT",
     "BOUNCE_SOFT_DAYS",
     "BOUNCE_MAILBOX_URL",
@@ -111,6 +118,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.mail import init_app as init_mail
     from engage.newsletters import init_app as init_newsletters
     from engage.sending import init_app as init_sending
+    from engage.sending.webhooks import init_app as init_bounce_webhooks
     from engage.subscriptions import init_app as init_subscriptions
 
     init_core(app)
@@ -123,4 +131,5 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_newsletters(app)
     init_comments(app)
     init_community(app)
+    init_bounce_webhooks(app)
     return app

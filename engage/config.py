@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 from dataclasses import dataclass, field
@@ -10,6 +12,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dkim.crypto
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from engage import crisis
 
@@ -185,6 +189,52 @@ def domains_align(a: str, b: str) -> bool:
     return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
+def sendgrid_public_key(value: str) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key SendGrid shows as base64 DER (its PEM without the armour).
+
+    Raises ConfigError when `value` is not one.
+    """
+    try:
+        key = load_der_public_key(base64.b64decode("".join(value.split()), validate=True))
+    except (ValueError, TypeError, binascii.Error):
+        raise ConfigError(
+            "SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key (copy the verification "
+            "key SendGrid shows under Mail Settings, Signed Event Webhook)"
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ConfigError("SENDGRID_WEBHOOK_PUBLIC_KEY must be an ECDSA P-256 key")
+    return key
+
+
+def _bounce_webhooks(env: dict[str, str]) -> dict:
+    """Bounce and complaint webhooks (engage/sending/webhooks): a provider is on when its
+    credential is set. Keys are checked here, so a bad one stops the start, not a bounce."""
+    postmark = env.get("POSTMARK_WEBHOOK_AUTH", "").strip()
+    if postmark and (":" not in postmark or postmark.startswith(":")):
+        raise ConfigError("POSTMARK_WEBHOOK_AUTH must be user:password, as in the webhook's URL")
+    sendgrid = "".join(env.get("SENDGRID_WEBHOOK_PUBLIC_KEY", "").split())
+    if sendgrid:
+        sendgrid_public_key(sendgrid)  # refuse a bad key at start
+    arns = tuple(a.strip() for a in env.get("SES_SNS_TOPIC_ARNS", "").split(",") if a.strip())
+    for arn in arns:
+        if not arn.startswith("arn:aws") or arn.count(":") != 5:
+            raise ConfigError(
+                f"SES_SNS_TOPIC_ARNS holds {arn!r}, which is not an SNS topic ARN "
+                "(arn:aws:sns:<region>:<account>:<topic>)"
+            )
+    return {
+        "ses_sns_topic_arns": arns,
+        "postmark_webhook_auth": postmark,
+        "sendgrid_webhook_public_key": sendgrid,
+        "mailgun_webhook_signing_key": env.get("MAILGUN_WEBHOOK_SIGNING_KEY", "").strip(),
+        "bounce_webhook_max_age_seconds": _positive(env, "BOUNCE_WEBHOOK_MAX_AGE_SECONDS", "300"),
+        "bounce_webhook_max_bytes": _positive(env, "BOUNCE_WEBHOOK_MAX_BYTES", str(1024 * 1024)),
+        "bounce_webhook_rate_limit": (
+            env.get("BOUNCE_WEBHOOK_RATE_LIMIT") or "600 per minute"
+        ).strip(),
+    }
+
+
 BOUNCE_MAILBOX_SCHEMES = ("imap", "imaps", "pop3", "pop3s")
 
 
@@ -317,6 +367,15 @@ class Settings:
     dkim_domain: str = ""
     # Bounces (engage/sending/verp.py): the envelope sender; with it, VERP per message.
     bounce_address: str = ""
+    # Bounce and complaint webhooks (engage/sending/webhooks): each provider is off until its
+    # credential is set. Posts whose signed timestamp is older than the max age are refused.
+    ses_sns_topic_arns: tuple[str, ...] = ()
+    postmark_webhook_auth: str = ""  # user:password, as in the webhook URL Postmark calls
+    sendgrid_webhook_public_key: str = ""  # base64 DER, as SendGrid shows it
+    mailgun_webhook_signing_key: str = ""
+    bounce_webhook_max_age_seconds: int = 300
+    bounce_webhook_max_bytes: int = 1024 * 1024  # SendGrid batches reach 768 KB
+    bounce_webhook_rate_limit: str = "600 per minute"
     # Bounce reports (engage/sending/bounces.py): soft bounces within the window suppress at
     # the limit; a mailbox (imap[s]:// or pop3[s]://) polled by beat, if set.
     bounce_soft_limit: int = 3
@@ -416,6 +475,7 @@ class Settings:
             outbox_relay_again_seconds=float(env.get("OUTBOX_RELAY_AGAIN_SECONDS", "60")),
             **_dkim(env),
             bounce_address=_bounce_address(env),
+            **_bounce_webhooks(env),
             **_bounce_settings(env),
             **_comment_settings(env),
             **_digest_settings(env),

@@ -39,7 +39,8 @@ CODES = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    # /webhooks/: email services post there, and read JSON answers like the API's.
+    return request.path.startswith(("/api/", "/webhooks/")) or request.path == "/healthz"
 
 
 def json_error(status: int, message: str, code: str | None = None, fields: dict | None = None):
