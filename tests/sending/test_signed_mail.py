@@ -135,6 +135,9 @@ def test_every_email_is_signed_and_bounces_name_its_row(signing, keys, smtp_serv
     answer = add_reply(session, article, parent=parent, email="answerer@example.org")
     to, context, headers = comment_emails.reply_notification(session, answer.id)
     queue_email("comment_reply", to, context, headers)
+    # The author's own notes: "your reply is live", and the kind note on a rejection.
+    assert comment_emails.tell_author(session, parent, "live")
+    assert comment_emails.tell_author(session, parent, "not_published")
 
     # Community listings: the organiser's confirmation, approval and rejection.
     group = add_group(session, None, name="Cercle du mardi", organiser_email="org@example.org")
@@ -142,6 +145,9 @@ def test_every_email_is_signed_and_bounces_name_its_row(signing, keys, smtp_serv
     community_emails.queue_approved(group)
     group.rejection_reason = "We list groups that meet in person or online."
     community_emails.queue_rejected(group)
+    # Private joining details on request, and the organiser's notice that someone asked.
+    community_emails.queue_joining_details(group, "asker@example.org")
+    community_emails.queue_joining_asked(group)
 
     # The admin's test email, a newsletter with a test copy, and a digest.
     queue_email("test_message", "admin@example.org", emails.test_message("admin@example.org"))
@@ -167,6 +173,10 @@ def test_every_email_is_signed_and_bounces_name_its_row(signing, keys, smtp_serv
         elif row.task == "engage.newsletters.send_test":
             kind = "test copy"
             assert received.rcpt_tos == ["editor@example.org"]
+        elif row.email == "community_joining_details":
+            kind = row.email
+            assert received.rcpt_tos == ["asker@example.org"]
+            assert not row.recipient  # the reader's address is forgotten once sent
         else:
             kind = row.email
             assert received.rcpt_tos == [row.recipient]
@@ -174,7 +184,12 @@ def test_every_email_is_signed_and_bounces_name_its_row(signing, keys, smtp_serv
         bulk = kind in ("newsletter", "digest", "test copy")
         if not bulk:
             assert msg["Auto-Submitted"] == "auto-generated"
-        lists = bulk or kind in ("subscription_welcome", "comment_reply")
+        lists = bulk or kind in (
+            "subscription_welcome",
+            "comment_reply",
+            "comment_live",
+            "comment_not_published",
+        )
         check_signed(received, keys, lists=lists, transactional=not bulk)
         seen[kind] = seen.get(kind, 0) + 1
         [subject] = [value for name, value in headers_of(received.raw) if name == "Subject"]
