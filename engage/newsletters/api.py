@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from engage.api import ApiError, OneLine, Timestamp, api_route, current_api_key
+from engage.api.pagination import Page, PageQuery, page_url
 from engage.extensions import db
-from engage.newsletters import service
+from engage.newsletters import report, service
 from engage.newsletters.models import NEWSLETTER_STATUSES, Newsletter
 
 MAX_ID = 2**31 - 1
@@ -65,6 +67,8 @@ class NewsletterOut(BaseModel):
 
 
 class ScheduleIn(BaseModel):
+    """No confirmation field: an API client asks on purpose. The editor's pages confirm."""
+
     model_config = ConfigDict(extra="forbid")
 
     send_at: Literal["now"] | Timestamp = Field(description='ISO 8601 with an offset, or "now".')
@@ -269,3 +273,101 @@ def test_newsletter(newsletter_id: int, body: TestIn):
     except service.NewsletterError as exc:
         raise _refused(exc) from None
     return {"queued": True, "to": body.to}
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>/duplicate",
+    methods=["POST"],
+    role="editor",
+    response=NewsletterOut,
+    status=201,
+    summary="Copy a newsletter into a new draft",
+    tags=TAGS,
+)
+def duplicate_newsletter(newsletter_id: int):
+    """A new draft with the same content and topics, its subject "Copy of …" (cut to 200
+    characters). Any newsletter can be copied, whatever its state."""
+    key = current_api_key()
+    copy = service.duplicate(
+        db.session, _newsletter(newsletter_id), getattr(key, "created_by_id", None)
+    )
+    return _out(copy)
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>",
+    methods=["DELETE"],
+    role="editor",
+    status=204,
+    summary="Delete a draft",
+    tags=TAGS,
+    errors={409: "The newsletter is not a draft: scheduled and sent newsletters stay."},
+)
+def delete_newsletter(newsletter_id: int):
+    """Only a draft can be deleted (409 otherwise); unschedule a scheduled one first."""
+    try:
+        service.delete_draft(db.session, _newsletter(newsletter_id))
+    except service.NewsletterError as exc:
+        raise _refused(exc) from None
+
+
+class ReportCountsOut(BaseModel):
+    total: int = Field(description="Readers in the send's audience snapshot.")
+    delivered: int = Field(description="Accepted by the reader's mail server.")
+    deferred: int = Field(description="Refused for now; tried again later with backoff.")
+    pending: int = Field(description="Not sent yet (deferred included).")
+    failed: int
+    skipped: int = Field(description="Not sent because the send was cancelled.")
+    hard_bounces: int
+    soft_bounces: int
+    complaints: int
+    unsubscribes: int = Field(
+        description="Readers who unsubscribed within 7 days after this send reached them, "
+        "before another newsletter did (bounces and complaints not included)."
+    )
+
+
+class ProblemOut(BaseModel):
+    address: str = Field(description="Masked: the first letter and the domain.")
+    outcome: Literal["Delivered", "Failed", "Waiting", "Deferred", "Sending", "Skipped"]
+    bounce: Literal["", "hard", "soft", "complaint"]
+    attempts: int
+    server_reply: str = Field(description="The last server reply or report, addresses masked.")
+    at: Timestamp
+
+
+class ReportOut(BaseModel):
+    id: int
+    status: Literal[NEWSLETTER_STATUSES]
+    counts: ReportCountsOut
+    problems: Page[ProblemOut]
+
+
+@api_route(
+    "/newsletters/<int:newsletter_id>/report",
+    role="editor",
+    query=PageQuery,
+    response=ReportOut,
+    summary="A send's report: counts and the rows with problems",
+    tags=TAGS,
+)
+def newsletter_report(newsletter_id: int, query: PageQuery):
+    """Counts of what became of the send's messages, and a page of the rows that failed, were
+    deferred or drew a bounce or complaint, oldest first. Addresses are masked."""
+    newsletter = _newsletter(newsletter_id)
+    items, total = report.problems_page(db.session, newsletter.id, query.page, query.per_page)
+    pages = math.ceil(total / query.per_page)
+    problems = {
+        "items": items,
+        "page": query.page,
+        "per_page": query.per_page,
+        "total": total,
+        "pages": pages,
+        "next": page_url(query.page + 1) if query.page < pages else None,
+    }
+    return {
+        "id": newsletter.id,
+        "status": newsletter.status,
+        "counts": report.counts(db.session, newsletter.id),
+        "problems": problems,
+    }

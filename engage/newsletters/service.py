@@ -37,6 +37,8 @@ __all__ = [
     "cancel",
     "counts",
     "create_newsletter",
+    "delete_draft",
+    "duplicate",
     "failures",
     "pause",
     "progress",
@@ -297,6 +299,56 @@ def audience_count(session: Session, topic_slugs: list[str]) -> int:
     topic_ids = select(Topic.id).where(Topic.slug.in_(sorted(set(topic_slugs or []))))
     query = audience_query(topic_ids).subquery()
     return session.scalar(select(func.count()).select_from(query)) or 0
+
+
+def readers_now(session: Session, newsletter: Newsletter) -> int:
+    """How many readers a send of this newsletter would reach if it started now: the query
+    the audience snapshot runs (engage/newsletters/sending.py), counted."""
+    query = audience_query(newsletter_topic_ids(newsletter.id)).subquery()
+    return session.scalar(select(func.count()).select_from(query)) or 0
+
+
+def is_starting(newsletter: Newsletter, now: datetime | None = None) -> bool:
+    """Scheduled and due: a worker is about to snapshot the audience and start."""
+    return (
+        newsletter.status == "scheduled"
+        and newsletter.scheduled_at is not None
+        and newsletter.scheduled_at <= (now or utcnow())
+    )
+
+
+COPY_PREFIX = "Copy of "
+
+
+def duplicate(
+    session: Session, newsletter: Newsletter, created_by_id: int | None = None
+) -> Newsletter:
+    """A new draft with this newsletter's content and topics, its subject "Copy of …" (cut to
+    fit). Any newsletter can be copied, whatever its state."""
+    subject = (COPY_PREFIX + newsletter.subject)[:MAX_SUBJECT].rstrip()
+    copy = Newsletter(
+        subject=subject,
+        preheader=newsletter.preheader or "",
+        body_markdown=newsletter.body_markdown,
+        body_mjml=newsletter.body_mjml,
+        status="draft",
+        paused_reason="",
+        topics=list(newsletter.topics),
+        created_by_id=created_by_id,
+        created_at=utcnow(),
+    )
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+def delete_draft(session: Session, newsletter: Newsletter) -> None:
+    """Delete a draft for good. Raises NewsletterError for any other state: what was
+    scheduled or sent stays, with its delivery rows."""
+    _lock(session, newsletter)
+    _require(newsletter, ("draft",), "deleted")
+    session.delete(newsletter)
+    session.flush()
 
 
 def counts(session: Session, newsletter_id: int) -> dict[str, int]:

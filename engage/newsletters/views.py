@@ -28,7 +28,7 @@ from sqlalchemy import select
 from engage.accounts.access import require_role
 from engage.extensions import db
 from engage.mail.render import PREFERENCES_URL, UNSUBSCRIBE_URL, Rendered, personalise
-from engage.newsletters import blocks, service
+from engage.newsletters import blocks, report, service
 from engage.newsletters.forms import (
     ActionForm,
     ComposeForm,
@@ -303,13 +303,10 @@ def show(newsletter_id: int):
 
 
 def _show_page(newsletter, slugs, schedule_form, status=200):
-    # "Send now" schedules for now: until a worker picks it up, the page waits with a bar.
-    starting = (
-        newsletter.status == "scheduled"
-        and newsletter.scheduled_at is not None
-        and newsletter.scheduled_at <= utcnow()
-    )
-    started = newsletter.status not in ("draft", "scheduled", "missed") or starting
+    # "Send now" schedules for now: until a worker snapshots the audience the page says
+    # "Starting…", never a count of rows that do not exist yet.
+    starting = service.is_starting(newsletter)
+    started = newsletter.status not in ("draft", "scheduled", "missed")
     return render_template(
         "newsletters/admin/show.html",
         newsletter=newsletter,
@@ -327,6 +324,7 @@ def _show_page(newsletter, slugs, schedule_form, status=200):
         schedulable=newsletter.status in SCHEDULABLE and not starting,
         under_way=newsletter.status in UNDER_WAY,
         starting=starting,
+        started=started,
     ), status
 
 
@@ -367,10 +365,17 @@ def _transition(newsletter: Newsletter, call, done: str):
     return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
 
 
-@bp.post("/<int:newsletter_id>/schedule")
+@bp.route("/<int:newsletter_id>/schedule", methods=["GET", "POST"])
 def schedule(newsletter_id: int):
+    """GET (the newsletter page's form) shows the confirmation; its button POSTs."""
     newsletter = _newsletter(newsletter_id)
-    form = ScheduleForm()
+    if request.method == "GET" and not request.args:
+        return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
+    # The GET changes nothing, so it needs no CSRF token; the POST does.
+    if request.method == "GET":
+        form = ScheduleForm(request.args, meta={"csrf": False})
+    else:
+        form = ScheduleForm()
     slugs = [topic.slug for topic in newsletter.topics]
     if not form.validate():
         return _show_page(newsletter, slugs, form, 422)
@@ -385,6 +390,11 @@ def schedule(newsletter_id: int):
     if send_at <= utcnow():
         form.time.errors = ["That time has passed. Choose a time in the future, or send now."]
         return _show_page(newsletter, slugs, form, 422)
+    if request.method == "GET":
+        return _confirm_page(newsletter, "schedule", send_at=send_at, zone_name=zone_name)
+    refused = _refuse_send(newsletter, "schedule", send_at=send_at, zone_name=zone_name)
+    if refused is not None:
+        return refused
     try:
         service.schedule(db.session, newsletter, send_at)
     except NewsletterError as exc:
@@ -408,7 +418,154 @@ def _action(name: str, call, done: str):
     bp.add_url_rule(f"/<int:newsletter_id>/{name.replace('_', '-')}", name, view, methods=["POST"])
 
 
-_action("send_now", lambda s, n: service.send_now(s, n), "Sending starts in a moment.")
+@bp.route("/<int:newsletter_id>/send-now", methods=["GET", "POST"])
+def send_now(newsletter_id: int):
+    """GET shows what a send would do now; its button POSTs, which starts it. A second POST
+    (a double click, a reload) finds it already starting and changes nothing."""
+    newsletter = _newsletter(newsletter_id)
+    if request.method == "GET":
+        return _confirm_page(newsletter, "now")
+    if not ActionForm().validate():
+        abort(400)
+    refused = _refuse_send(newsletter, "now")
+    if refused is not None:
+        return refused
+    return _transition(
+        newsletter, lambda: service.send_now(db.session, newsletter), "Sending starts now."
+    )
+
+
+def _confirm_page(newsletter, mode, *, send_at=None, zone_name="UTC", notice="", status=200):
+    readers = service.readers_now(db.session, newsletter)
+    local = send_at.astimezone(ZoneInfo(zone_name)) if send_at is not None else None
+    return render_template(
+        "newsletters/admin/confirm.html",
+        newsletter=newsletter,
+        mode=mode,
+        readers=readers,
+        send_at=send_at,
+        local=local,
+        zone_name=zone_name,
+        action_form=ActionForm(),
+        notice=notice,
+        already=_already_going(newsletter),
+    ), status
+
+
+def _already_going(newsletter) -> str:
+    if service.is_starting(newsletter) or newsletter.status in ("sending", "paused"):
+        return "This newsletter is already being sent."
+    if newsletter.status not in SCHEDULABLE:
+        return f"This newsletter is {STATUS_LABELS[newsletter.status].lower()}: it cannot be sent."
+    return ""
+
+
+def _refuse_send(newsletter, mode, *, send_at=None, zone_name="UTC"):
+    """The confirmation's POST: a response when it must not go ahead, else None."""
+    already = _already_going(newsletter)
+    if already:
+        # A second submit of the same confirmation: the first one did it.
+        flash(f"{already} Nothing more was done.", "info")
+        return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
+    readers = service.readers_now(db.session, newsletter)
+    if readers == 0:
+        return _confirm_page(newsletter, mode, send_at=send_at, zone_name=zone_name, status=422)
+    expected = request.form.get("readers", "")
+    if expected and expected != str(readers):
+        notice = (
+            f"The number of readers changed since the confirmation was shown: it is now "
+            f"{readers}. Check it and confirm again."
+        )
+        return _confirm_page(
+            newsletter, mode, send_at=send_at, zone_name=zone_name, notice=notice, status=409
+        )
+    return None
+
+
+# --- duplicate and delete -----------------------------------------------------------------
+
+
+@bp.post("/<int:newsletter_id>/duplicate")
+def duplicate(newsletter_id: int):
+    newsletter = _newsletter(newsletter_id)
+    if not ActionForm().validate():
+        abort(400)
+    copy = service.duplicate(db.session, newsletter, created_by_id=current_user.id)
+    db.session.commit()
+    flash("This is a copy, saved as a draft. Nothing was sent.", "info")
+    return redirect(url_for(".show", newsletter_id=copy.id), code=303)
+
+
+@bp.route("/<int:newsletter_id>/delete", methods=["GET", "POST"])
+def delete(newsletter_id: int):
+    """GET asks; its button POSTs. Only drafts: what was scheduled or sent stays."""
+    newsletter = _newsletter(newsletter_id)
+    if newsletter.status != "draft":
+        flash(
+            f"This newsletter is {STATUS_LABELS[newsletter.status].lower()}: only a draft can "
+            "be deleted.",
+            "error",
+        )
+        return redirect(url_for(".show", newsletter_id=newsletter.id), code=303)
+    if request.method == "GET":
+        return render_template(
+            "newsletters/admin/delete.html", newsletter=newsletter, action_form=ActionForm()
+        )
+    if not ActionForm().validate():
+        abort(400)
+    subject = newsletter.subject
+    try:
+        service.delete_draft(db.session, newsletter)
+    except NewsletterError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".show", newsletter_id=newsletter_id), code=303)
+    db.session.commit()
+    flash(f"“{subject}” was deleted.", "info")
+    return redirect(url_for(".index"), code=303)
+
+
+# --- the send's report --------------------------------------------------------------------
+
+
+def _page_number() -> int:
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        return 1
+    return min(max(page, 1), 100_000)
+
+
+@bp.get("/<int:newsletter_id>/report")
+def send_report(newsletter_id: int):
+    newsletter = _newsletter(newsletter_id)
+    page = _page_number()
+    per_page = report.PROBLEM_PAGE_SIZE
+    rows, total = report.problems_page(db.session, newsletter.id, page, per_page)
+    return render_template(
+        "newsletters/admin/report.html",
+        newsletter=newsletter,
+        labels=STATUS_LABELS,
+        counts=report.counts(db.session, newsletter.id),
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // per_page)),
+        window_days=report.UNSUBSCRIBE_WINDOW.days,
+    )
+
+
+@bp.get("/<int:newsletter_id>/report.csv")
+def send_report_csv(newsletter_id: int):
+    newsletter = _newsletter(newsletter_id)
+    response = Response(report.problems_csv(db.session, newsletter.id), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="newsletter-{newsletter.id}-report.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 _action("unschedule", lambda s, n: service.unschedule(s, n), "Unscheduled: it is a draft again.")
 _action(
     "pause",

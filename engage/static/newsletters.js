@@ -110,9 +110,11 @@
       fetch(panel.dataset.progressUrl, { credentials: "same-origin", cache: "no-store" })
         .then(function (response) { return response.json(); })
         .then(function (data) {
-          bar.max = data.total || 1;
-          bar.value = data.done;
-          bar.textContent = data.percent + "%";
+          if (bar) {  // no bar while starting: the page reloads once sending starts
+            bar.max = data.total || 1;
+            bar.value = data.done;
+            bar.textContent = data.percent + "%";
+          }
           ["done", "total", "percent", "sent", "failed", "pending", "skipped"].forEach(function (name) {
             if (data[name] !== undefined) set(name, data[name]);
           });

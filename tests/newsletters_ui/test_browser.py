@@ -147,7 +147,11 @@ def test_an_editor_composes_previews_and_sends(
 
     # Send now, and watch the bar fill: the page's script polls and reloads itself.
     with PipelineRunner(queue_app) as runner:
-        page.get_by_role("button", name=f"Send now to {READERS} subscribers").click()
+        # "Send now" asks first, with the exact number of readers it will reach.
+        page.get_by_role("link", name=f"Send now to {READERS} subscribers…").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Send this newsletter now?")
+        expect(page.locator("[data-figure=readers]")).to_have_text(str(READERS))
+        page.get_by_role("button", name=f"Send now to {READERS} readers").click()
         bar = page.locator("#nl-progress-bar")
         expect(bar).to_be_visible(timeout=10_000)
         seen = watch_progress(page, bar)
@@ -158,7 +162,8 @@ def test_an_editor_composes_previews_and_sends(
         expect(page.locator("[data-figure=sent]")).to_have_text(str(READERS))
         shot(page, "newsletter-sent")
     assert runner.errors == []
-    assert seen[0] in ("Starting", "Sending")  # the test never reloaded: the script did
+    # The test never reloaded: the script did, from "Starting…" (no bar) to the bar.
+    assert seen[0] in ("Sending", "Results")
 
     received = smtp_server.wait_for(READERS)
     assert sorted(r.rcpt_tos[0] for r in received) == [

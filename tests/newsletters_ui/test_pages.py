@@ -313,7 +313,8 @@ def test_the_missed_page_says_why_and_offers_reschedule_or_send_now(
     assert "worker or the scheduler was not running" in page
     assert ">Reschedule</button>" in page
     assert "Send now to 3 subscribers" in page
-    assert f'action="/admin/newsletters/{newsletter.id}/send-now"' in page
+    # It leads to the confirmation page, which POSTs.
+    assert f'href="/admin/newsletters/{newsletter.id}/send-now"' in page
     # A reason recorded by the pipeline is shown instead of the usual one.
     newsletter.paused_reason = "the scheduler found it 2 hours late"
     page = editor_client.get(f"/admin/newsletters/{newsletter.id}").get_data(as_text=True)
