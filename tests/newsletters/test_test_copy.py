@@ -36,7 +36,7 @@ def test_the_test_copy_has_what_a_reader_gets(client, db, tasks, smtp_server):
     assert "Auto-Submitted" not in fields  # list mail, like the reader's
     text = copy.message.get_body(("plain",)).get_content()
     html = copy.message.get_body(("html",)).get_content()
-    assert f"Unsubscribe: {TEST_PAGE}/unsubscribe" in text
+    assert f"Unsubscribe ({TEST_PAGE}/unsubscribe)" in text
     assert f'href="{TEST_PAGE}/preferences"' in html
     assert 'href="https://example.org/groups/1"' in html  # the newsletter's own links as sent
     assert "/u/" not in text + html and "/preferences/" not in text + html
