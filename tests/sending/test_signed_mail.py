@@ -6,7 +6,9 @@ as the RFCs want them."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -43,6 +45,10 @@ LIST_HEADERS = ("list-id", "list-unsubscribe", "list-unsubscribe-post")
 LONG_TITLE = (
     "Quand l’anxiété revient : parler à son médecin quand on a l’impression que personne n’écoute"
 )
+
+
+# Set ENGAGE_RAW_MAIL to a folder to keep one raw message of every kind as it arrived.
+RAW_DUMP = os.environ.get("ENGAGE_RAW_MAIL")
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +198,9 @@ def test_every_email_is_signed_and_bounces_name_its_row(signing, keys, smtp_serv
         )
         check_signed(received, keys, lists=lists, transactional=not bulk)
         seen[kind] = seen.get(kind, 0) + 1
+        if RAW_DUMP:  # one raw message of each kind, to read (ENGAGE_RAW_MAIL=folder)
+            name = kind.replace(" ", "_")
+            Path(RAW_DUMP, f"{name}.eml").write_bytes(received.raw)
         [subject] = [value for name, value in headers_of(received.raw) if name == "Subject"]
         subjects.add(decoded(subject))
 
