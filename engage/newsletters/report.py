@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from engage.core.spreadsheet import safe_cell
 from engage.mail.message import mask_address, redact_addresses
 from engage.sending.models import BounceEvent, Delivery
 from engage.sending.pipeline import delivery_counts
@@ -29,7 +30,6 @@ UNSUBSCRIBE_WINDOW = timedelta(days=7)
 PROBLEM_PAGE_SIZE = 50
 CSV_COLUMNS = ("address", "outcome", "bounce", "attempts", "server_reply", "at")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
 
 def _event_count(newsletter_id: int, kind: str):
@@ -151,16 +151,6 @@ def problems_page(session: Session, newsletter_id: int, page: int, per_page: int
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
     return [problem(row) for row in rows], int(total or 0)
-
-
-def safe_cell(value) -> str:
-    """A CSV cell a spreadsheet shows as text: one that would start a formula gets a `'`."""
-    text = "" if value is None else str(value)
-    if isinstance(value, datetime):
-        text = value.isoformat()
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
 
 
 def problems_csv(session: Session, newsletter_id: int) -> str:

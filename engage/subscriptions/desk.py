@@ -26,6 +26,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engage.addresses import InvalidAddress, normalise_email
+from engage.core.spreadsheet import safe_cell
 from engage.subscriptions import importing, service
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
@@ -58,7 +59,6 @@ CSV_BATCH = 1000
 HASH_SHOWN = 12  # characters of a keyed hash shown to staff: enough to tell rows apart
 # Characters a spreadsheet reads as the start of a formula (OWASP "CSV injection"); a cell
 # beginning with one is prefixed with an apostrophe, which makes it plain text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SQLITE_TOP = "\U0010ffff"  # above every character an address holds
 
 
@@ -284,13 +284,6 @@ CSV_COLUMNS = (
     "consent_version",
     "consented_at",
 )
-
-
-def safe_cell(value: object) -> str:
-    """`value` as a CSV cell a spreadsheet shows as text: one starting with = + - @ (or a tab
-    or carriage return) gets a leading apostrophe, so it is never run as a formula."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def _iso(value: datetime | None) -> str:

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engage.accounts.service import create_api_key, create_user
+from engage.core.spreadsheet import safe_cell
 from engage.newsletters import report
 from engage.newsletters.models import Newsletter
 from engage.sending import bounces
@@ -380,10 +381,19 @@ def test_the_report_csv_is_masked_and_safe_in_a_spreadsheet(editor_client, sent_
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [("=1+1", "'=1+1"), ("+44", "'+44"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("ok", "ok")],
+    [
+        ("=1+1", "'=1+1"),
+        ("+44", "'+44"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("|cmd", "'|cmd"),
+        ("\tx", "'\tx"),
+        ("ok", "ok"),
+        (None, ""),
+    ],
 )
 def test_a_cell_that_would_be_a_formula_is_text(value, cell):
-    assert report.safe_cell(value) == cell
+    assert safe_cell(value) == cell
 
 
 def test_the_report_pages_its_problem_rows(editor_client, make_newsletter, topics, db):
