@@ -61,6 +61,11 @@ ENV_KEYS = {
     "COMMENT_HOURLY_LIMIT",
     "DIGEST_SEND_HOUR",
     "DIGEST_BATCH_SIZE",
+    "BOUNCE_SOFT_LIMIT",
+    "BOUNCE_SOFT_DAYS",
+    "BOUNCE_MAILBOX_URL",
+    "BOUNCE_MAILBOX_MOVE_TO",
+    "BOUNCE_POLL_SECONDS",
 }
 
 
@@ -103,6 +108,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.core import init_app as init_core
     from engage.mail import init_app as init_mail
     from engage.newsletters import init_app as init_newsletters
+    from engage.sending import init_app as init_sending
     from engage.subscriptions import init_app as init_subscriptions
 
     init_core(app)
@@ -110,6 +116,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_articles(app)
     init_api(app)
     init_mail(app)
+    init_sending(app)
     init_subscriptions(app)
     init_newsletters(app)
     init_comments(app)

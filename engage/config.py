@@ -163,6 +163,32 @@ def domains_align(a: str, b: str) -> bool:
     return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
+BOUNCE_MAILBOX_SCHEMES = ("imap", "imaps", "pop3", "pop3s")
+
+
+def _bounce_settings(env: dict[str, str]) -> dict:
+    """Bounce processing: the soft-bounce rule and the mailbox beat polls (BOUNCE_MAILBOX_URL,
+    checked here so a typo fails at start, not at the first poll)."""
+    url = env.get("BOUNCE_MAILBOX_URL", "").strip()
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in BOUNCE_MAILBOX_SCHEMES or not parts.hostname:
+            raise ConfigError(
+                "BOUNCE_MAILBOX_URL must look like imaps://user:pass@host/INBOX "
+                "(or imap://, pop3s://, pop3://)"
+            )
+    poll = float(env.get("BOUNCE_POLL_SECONDS") or "300")
+    if poll <= 0:
+        raise ConfigError(f"BOUNCE_POLL_SECONDS must be more than 0, got {poll}")
+    return {
+        "bounce_soft_limit": _positive(env, "BOUNCE_SOFT_LIMIT", "3"),
+        "bounce_soft_days": _positive(env, "BOUNCE_SOFT_DAYS", "30"),
+        "bounce_mailbox_url": url,
+        "bounce_mailbox_move_to": env.get("BOUNCE_MAILBOX_MOVE_TO", "").strip(),
+        "bounce_poll_seconds": poll,
+    }
+
+
 DEFAULT_CRISIS_WORDS = (
     "suicide", "suicidal", "kill myself", "killing myself", "end my life", "ending my life",
     "take my own life", "want to die", "wanna die", "better off dead", "no reason to live",
@@ -264,6 +290,13 @@ class Settings:
     dkim_domain: str = ""
     # Bounces (engage/sending/verp.py): the envelope sender; with it, VERP per message.
     bounce_address: str = ""
+    # Bounce reports (engage/sending/bounces.py): soft bounces within the window suppress at
+    # the limit; a mailbox (imap[s]:// or pop3[s]://) polled by beat, if set.
+    bounce_soft_limit: int = 3
+    bounce_soft_days: int = 30
+    bounce_mailbox_url: str = ""
+    bounce_mailbox_move_to: str = ""
+    bounce_poll_seconds: float = 300.0
     # Replies (engage/comments): pre-moderation, word lists, moderator email, proxies.
     comment_premoderation: bool = True  # hold every reply for a moderator (site-wide)
     comment_banned_words: tuple[str, ...] = ()
@@ -355,6 +388,7 @@ class Settings:
             outbox_relay_again_seconds=float(env.get("OUTBOX_RELAY_AGAIN_SECONDS", "60")),
             **_dkim(env),
             bounce_address=_bounce_address(env),
+            **_bounce_settings(env),
             **_comment_settings(env),
             **_digest_settings(env),
             embed_origins=tuple(

@@ -5,13 +5,14 @@ from engage.articles.models import Article
 from engage.comments.models import Comment, ModerationAction
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.newsletters.models import Newsletter
-from engage.sending.models import Delivery, OutboxMessage
+from engage.sending.models import BounceEvent, Delivery, OutboxMessage
 from engage.subscriptions.importing import ImportJob, ImportRejection
 from engage.subscriptions.models import Consent, Subscriber, Suppression, Topic
 
 __all__ = [
     "ApiKey",
     "Article",
+    "BounceEvent",
     "Comment",
     "Consent",
     "Delivery",

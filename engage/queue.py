@@ -29,8 +29,16 @@ from engage.sending import outbox
 # Periodic work: each entry runs a task that selects what is due, so a rerun changes nothing.
 def beat_schedule(settings) -> dict[str, dict]:
     """What beat runs: each entry's task selects what is due, so a rerun changes nothing."""
+    bounces = {}
+    if settings.bounce_mailbox_url:
+        # The bounce mailbox: read, apply, remove (engage/sending/bounce_mailbox.py).
+        bounces["bounces-poll"] = {
+            "task": "engage.bounces.poll",
+            "schedule": timedelta(seconds=settings.bounce_poll_seconds),
+        }
     return {
         **BEAT_SCHEDULE,
+        **bounces,
         # The outbox relay: new rows the kick after commit could not send, rows a restarted
         # broker lost, and rows due for another attempt.
         "outbox-relay": {

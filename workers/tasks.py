@@ -19,7 +19,7 @@ from engage.mail.message import mask_address
 from engage.mail.service import queue_email, send_transactional
 from engage.newsletters import sending as newsletter_sending
 from engage.queue import relay_sender
-from engage.sending import outbox
+from engage.sending import bounces, outbox
 from engage.sending.pipeline import workers_for
 from engage.subscriptions import service as subscriptions
 
@@ -33,19 +33,49 @@ def send_email(
     """Render and send one email; returns the server's reply.
 
     `outbox_id` (given by the outbox when it runs the row) names the message in its VERP
-    envelope sender. TemporaryFailure propagates: the outbox tries again later. A 5xx counts
-    as a hard bounce and is raised, so the outbox row ends `failed` with the server's reply.
+    envelope sender. TemporaryFailure propagates: the outbox tries again later. A 5xx is a
+    bounce (the rule in engage/sending/bounces.py decides what it means for the reader) and is
+    raised, so the outbox row ends `failed` with the server's reply.
     """
     try:
         reply = send_transactional(name, to, context, headers, outbox_id=outbox_id)
     except PermanentFailure as exc:
         log.warning("email %s to %s refused permanently: %s", name, mask_address(to), exc.code)
-        if subscriptions.note_hard_bounce(db.session, to):
-            log.warning("%s suppressed after repeated hard bounces", mask_address(to))
+        bounces.apply(db.session, bounces.smtp_refusal(to, exc.code, exc.text or str(exc)))
         db.session.commit()
         raise
     log.info("email %s to %s accepted: %s", name, mask_address(to), reply)
     return reply
+
+
+@shared_task(name="engage.bounces.poll", acks_late=True)
+def bounces_poll() -> dict:
+    """Read the bounce mailbox, apply what is in it and remove it (beat, every
+    BOUNCE_POLL_SECONDS, when BOUNCE_MAILBOX_URL is set). A mailbox that cannot be reached is
+    logged and read at the next beat; the messages wait there."""
+    from flask import current_app
+
+    from engage.sending import bounce_mailbox
+
+    settings = current_app.config["ENGAGE"]
+    if not settings.bounce_mailbox_url:
+        return {}
+    try:
+        result = bounce_mailbox.poll(
+            db.session, settings.bounce_mailbox_url, move_to=settings.bounce_mailbox_move_to
+        )
+    except bounce_mailbox.MailboxError as exc:
+        log.warning("bounce mailbox not read (tried again next time): %s", exc)
+        return {"error": str(exc)}
+    if result.fetched:
+        log.info(
+            "bounce mailbox: %d message(s), %d report(s), %d recorded, %d unreadable",
+            result.fetched,
+            result.reports,
+            result.applied,
+            result.unreadable,
+        )
+    return result.__dict__
 
 
 @shared_task(name="engage.heartbeat", acks_late=True)

@@ -40,6 +40,8 @@ from engage.newsletters.models import Newsletter
 from engage.newsletters.render import NewsletterRenderError, render_newsletter
 from engage.newsletters.service import NewsletterError
 from engage.newsletters.validate import Issue, check_body, source_line
+from engage.sending import bounces
+from engage.sending.models import Delivery
 from engage.subscriptions.models import Topic
 from engage.types import utcnow
 
@@ -313,6 +315,10 @@ def _show_page(newsletter, slugs, schedule_form, status=200):
         action_form=ActionForm(),
         progress=_progress(newsletter) if started else None,
         failures=service.failures(db.session, newsletter.id) if started else [],
+        # Reports that came back after sending too (engage/sending/bounces.py).
+        bounce_counts=bounces.counts_for(db.session, Delivery.newsletter_id == newsletter.id)
+        if started
+        else None,
         editable=newsletter.status in EDITABLE,
         schedulable=newsletter.status in SCHEDULABLE and not starting,
         under_way=newsletter.status in UNDER_WAY,

@@ -66,7 +66,9 @@ class Delivery(db.Model):
     # A deferred row (a 4xx for this reader) is not claimed again before this time.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_deferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    bounce: Mapped[str | None] = mapped_column(String(8))  # "hard" or "soft" when failed
+    # "hard" or "soft" when failed in the SMTP session; a report that came back later
+    # (engage/sending/bounces.py) sets it too, and "complaint" for a spam report.
+    bounce: Mapped[str | None] = mapped_column(String(16))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     smtp_reply: Mapped[str] = mapped_column(RedactedString(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -103,3 +105,46 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+BOUNCE_KINDS = ("hard", "soft", "complaint")
+
+
+class BounceEvent(db.Model):
+    """One bounce or complaint about one message, however it reached us (engage/sending/bounces.py).
+
+    It names the delivery row or outbox message the VERP address named, when there was one,
+    and the reader by id and by keyed hash of the address: never the address itself. The
+    outbox id is a plain number because outbox rows are purged after days while the event
+    stays; ids are never reused. `event_id` is the provider's id: the same one twice is one
+    event.
+    """
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (
+        CheckConstraint("kind IN ('hard', 'soft', 'complaint')", name="kind"),
+        UniqueConstraint("source", "event_id", name="uq_bounce_events_source_event"),
+        # A second report of the same kind about the same message is the same event.
+        UniqueConstraint("delivery_id", "kind", name="uq_bounce_events_delivery_kind"),
+        UniqueConstraint("outbox_id", "kind", name="uq_bounce_events_outbox_kind"),
+        # The soft-bounce rule counts an address's recent soft bounces.
+        Index("ix_bounce_events_email_hash_kind", "email_hash", "kind", "occurred_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    outbox_id: Mapped[int | None] = mapped_column()
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    email_hash: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="")
+    diagnostic: Mapped[str] = mapped_column(RedactedString(500), default="")
+    source: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

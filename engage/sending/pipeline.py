@@ -42,12 +42,11 @@ from engage.mail.message import mask_address, message_id_domain, redact_addresse
 from engage.mail.render import Rendered
 from engage.mail.service import transport as smtp_transport
 from engage.mail.transport import SmtpTransport
-from engage.sending import verp
+from engage.sending import bounces, verp
 from engage.sending.mime import MessageTemplate
 from engage.sending.models import Delivery
 from engage.sending.throttle import connection_slots, rate_limiter
-from engage.subscriptions.models import Subscriber
-from engage.subscriptions.service import record_hard_bounce
+from engage.sending.verp import DELIVERY, VerpToken
 from engage.types import opaque_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -438,7 +437,7 @@ class _Batch:
         attempts += 1
         first = first or now
         if attempts >= self.defer_attempts or now - first >= self.defer_window:
-            values = {"status": "failed", "bounce": "soft", "claim_token": None}
+            values = {"status": "failed", "claim_token": None}
             self.result.failed += 1
         else:
             wait = self.defer_backoff * 2 ** (attempts - 1)
@@ -458,6 +457,9 @@ class _Batch:
                 **values,
             )
         )
+        if values["status"] == "failed":
+            # Given up on: a soft bounce, counted like one reported later.
+            self._bounced(delivery_id, row, exc)
         log.info("%s: %s deferred (%s)", self.send.label, mask_address(row.email), reply)
         # The same 4xx for reader after reader is about the server, not about them (one
         # reader's full mailbox, tried again and again, is about that reader).
@@ -471,6 +473,18 @@ class _Batch:
                 f"temporary refusal. Last reply: {reply}"
             )
         return None
+
+    def _bounced(self, delivery_id: int, row, exc) -> None:
+        """A refusal that ended the row: the same rule as a bounce reported later
+        (engage/sending/bounces.py) decides what it means for the reader. Commits."""
+        self.session.commit()
+        report = bounces.smtp_refusal(
+            row.email, exc.code, exc.text or str(exc), VerpToken(DELIVERY, delivery_id)
+        )
+        retry_database(
+            lambda: (bounces.apply(self.session, report), self.session.commit()),
+            on_disconnect=self.session.rollback,
+        )
 
     def send_one(
         self, transport: SmtpTransport, delivery_id: int, row, template: MessageTemplate
@@ -497,17 +511,12 @@ class _Batch:
                         delivery_id,
                         self.token,
                         status="failed",
-                        bounce="hard",
                         smtp_reply=text[:500],
                         attempts=deliveries.c.attempts + 1,
                     )
                 ):
                     self.result.failed += 1
-                    self.session.commit()
-                    subscriber = self.session.get(Subscriber, row.id)
-                    if subscriber is not None and record_hard_bounce(self.session, subscriber):
-                        log.warning("%s suppressed after hard bounces", mask_address(row.email))
-                    self.session.commit()
+                    self._bounced(delivery_id, row, exc)
                 return None
             except TemporaryFailure as exc:
                 if not self._connection_failure(exc):

@@ -26,6 +26,7 @@ from engage.api import (
 )
 from engage.extensions import db
 from engage.queue import enqueue
+from engage.sending import bounces
 from engage.subscriptions import importing, service
 from engage.subscriptions.emails import queue_signup_email
 from engage.subscriptions.models import (
@@ -59,6 +60,19 @@ class SubscriberOut(BaseModel):
     digest: str
     created_at: Timestamp
     confirmed_at: Timestamp | None
+
+
+class BounceOut(BaseModel):
+    """A bounce or complaint about mail to the subscriber (engage/sending/bounces.py)."""
+
+    occurred_at: Timestamp
+    kind: Literal["hard", "soft", "complaint"]
+    status: str = Field(description='RFC 3463 status, e.g. "5.1.1"; may be empty.')
+    source: str = Field(description='How it was reported: "smtp", "dsn", "arf" or a provider.')
+
+
+class SubscriberDetailOut(SubscriberOut):
+    bounces: list[BounceOut] = Field(description="Bounces and complaints, newest first.")
 
 
 class SubscriberQuery(PageQuery):
@@ -162,6 +176,13 @@ def _out(subscriber: Subscriber) -> SubscriberOut:
         digest=subscriber.digest,
         created_at=subscriber.created_at,
         confirmed_at=subscriber.confirmed_at,
+    )
+
+
+def _detail(subscriber: Subscriber) -> SubscriberDetailOut:
+    events = bounces.history(db.session, subscriber.id, subscriber.email_hash)
+    return SubscriberDetailOut(
+        **_out(subscriber).model_dump(), bounces=[BounceOut(**event) for event in events]
     )
 
 
@@ -293,12 +314,12 @@ def get_import(job_id: int):
 @api_route(
     "/subscribers/<int:subscriber_id>",
     role="editor",
-    response=SubscriberOut,
-    summary="One subscriber",
+    response=SubscriberDetailOut,
+    summary="One subscriber, with their bounces and complaints",
     tags=TAGS,
 )
 def get_subscriber(subscriber_id: int):
-    return _out(_subscriber(subscriber_id))
+    return _detail(_subscriber(subscriber_id))
 
 
 @api_route(

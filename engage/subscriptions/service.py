@@ -32,7 +32,6 @@ CONSENT_TEXT = SIGN_UP.text
 CONFIRMATION_COOLDOWN = timedelta(minutes=10)
 CONFIRMATIONS_PER_DAY = 3
 UNCONFIRMED_LIFETIME = timedelta(days=7)
-HARD_BOUNCE_LIMIT = 3
 
 
 class InvalidChoice(ValueError):
@@ -407,6 +406,7 @@ def export(session: Session, subscriber: Subscriber) -> dict:
     from engage.comments.service import export_author  # both build on this module
     from engage.community.service import export_organiser
     from engage.newsletters.models import Newsletter
+    from engage.sending.bounces import history
     from engage.sending.models import Delivery
 
     deliveries = session.execute(
@@ -448,6 +448,11 @@ def export(session: Session, subscriber: Subscriber) -> dict:
             }
             for d, subject in deliveries
         ],
+        # Bounces and complaints about mail to them: when, what, and how we learnt it.
+        "bounces": [
+            {**event, "occurred_at": _iso(event["occurred_at"])}
+            for event in history(session, subscriber.id, subscriber.email_hash)
+        ],
         **export_author(session, subscriber.email_hash),
         "listings": export_organiser(session, subscriber.email) if subscriber.email else [],
     }
@@ -470,38 +475,16 @@ def erase(session: Session, subscriber: Subscriber) -> None:
     """
     from engage.comments.service import anonymise_author  # both build on this module
     from engage.community.service import forget_organiser
-    from engage.sending import outbox
+    from engage.sending import bounces, outbox
 
     suppress(session, subscriber.email_hash, "erased")
+    bounces.forget(session, subscriber.id, subscriber.email_hash)
     anonymise_author(session, subscriber.email_hash)
     if subscriber.email:
         forget_organiser(session, subscriber.email)
         outbox.forget_recipient(session, subscriber.email)  # mail queued for them: never sent
     session.delete(subscriber)
     session.flush()
-
-
-def record_hard_bounce(session: Session, subscriber: Subscriber) -> bool:
-    """Count a hard bounce; the third suppresses the address. True if it was suppressed."""
-    subscriber.hard_bounces += 1
-    if subscriber.hard_bounces < HARD_BOUNCE_LIMIT:
-        session.flush()
-        return False
-    unsubscribe(session, subscriber)
-    suppress(session, subscriber.email_hash, "bounced")
-    return True
-
-
-def note_hard_bounce(session: Session, address: str) -> bool:
-    """A 5xx reply for `address`: count it against its subscriber, if any. True if suppressed."""
-    try:
-        normalised = normalise_email(address)
-    except InvalidAddress:
-        return False
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == normalised))
-    if subscriber is None:
-        return False
-    return record_hard_bounce(session, subscriber)
 
 
 def purge_unconfirmed(session: Session, now: datetime | None = None, batch: int = 500) -> int:

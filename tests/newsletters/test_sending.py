@@ -216,6 +216,9 @@ def test_a_permanent_failure_is_final_and_a_hard_bounce(live, start_worker, smtp
         .where(Delivery.newsletter_id == newsletter_id, Delivery.status == "failed")
     )
     assert bounced.hard_bounces == 1
+    # "No such user" is about the address: suppressed at once (engage/sending/bounces.py).
+    assert bounced.status == "unsubscribed"
+    assert subscriptions.is_suppressed(live.session, bounced.email)
     assert received(smtp_server) == Counter(a for a in addresses if a != bounced.email)
 
 

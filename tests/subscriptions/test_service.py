@@ -119,17 +119,6 @@ def test_a_withdrawn_sign_up_cannot_be_confirmed_later(ctx, db, topics):
         service.confirm(db.session, outcome.subscriber.id, outcome.consent.id)
 
 
-def test_three_hard_bounces_suppress_the_address(ctx, db, topics):
-    outcome = sign_up(db)
-    service.confirm(db.session, outcome.subscriber.id, outcome.consent.id)
-    assert service.note_hard_bounce(db.session, "reader@example.org") is False
-    assert service.note_hard_bounce(db.session, "READER@example.org") is False
-    assert service.note_hard_bounce(db.session, "reader@example.org") is True
-    assert outcome.subscriber.status == "unsubscribed"
-    assert service.is_suppressed(db.session, "reader@example.org")
-    assert service.note_hard_bounce(db.session, "stranger@example.org") is False
-
-
 def test_unconfirmed_sign_ups_are_purged_after_seven_days(ctx, db, topics):
     old = sign_up(db, "old@example.org", now=utcnow() - timedelta(days=8)).subscriber
     recent = sign_up(db, "recent@example.org", now=utcnow() - timedelta(days=6)).subscriber

@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -196,3 +197,156 @@ class PostgresCluster:
             f'CREATE DATABASE "{name}"',
         )
         return self.url(name)
+
+
+class DovecotServer:
+    """Debian's `dovecot` serving one mailbox over plain IMAP and POP3 on free loopback ports,
+    with a configuration, a passwd-file and a maildir in a temporary folder of its own.
+    Stopped by pid.
+
+    Dovecot refuses to run its login processes as root, and mail processes as uid 0. As root
+    it runs them as Debian's `dovenull` and `dovecot` users (the maildir belongs to
+    `dovecot`); as anyone else, everything runs as that user.
+    """
+
+    USER = "bounces"
+    PASSWORD = "a-mailbox-password"
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="engage-dovecot-"))
+        self.imap_port = free_port()
+        self.pop3_port = free_port()
+        self.process: subprocess.Popen | None = None
+        if os.geteuid() == 0:
+            mail_user = pwd.getpwnam("dovecot")
+            self.login_user, self.internal_user = "dovenull", "dovecot"
+        else:
+            mail_user = pwd.getpwuid(os.geteuid())
+            self.login_user = self.internal_user = mail_user.pw_name
+        self.uid, self.gid = mail_user.pw_uid, mail_user.pw_gid
+        self.maildir = self.folder / "mail" / self.USER
+
+    def url(self, scheme: str = "imap", folder: str = "INBOX") -> str:
+        port = self.imap_port if scheme == "imap" else self.pop3_port
+        path = f"/{folder}" if scheme == "imap" else ""
+        return f"{scheme}://{self.USER}:{self.PASSWORD}@127.0.0.1:{port}{path}"
+
+    def _config(self) -> str:
+        base = self.folder
+        return f"""
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = {self.login_user}
+default_internal_user = {self.internal_user}
+first_valid_uid = 1
+mail_location = maildir:{base}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {base}/passwd
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  chroot =
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.imap_port), timeout=1) as sock:
+                return sock.recv(100).startswith(b"* OK")
+        except OSError:
+            return False
+
+    def start(self) -> DovecotServer:
+        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        if not Path(binary).exists():
+            raise RuntimeError("dovecot is not installed (Debian: dovecot-imapd dovecot-pop3d)")
+        # Dovecot's own users must get through the folder to the passwd-file and the mail.
+        self.folder.chmod(0o711)
+        for sub in ("run", "state", "mail"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        home = self.maildir
+        (self.folder / "passwd").write_text(
+            f"{self.USER}:{{PLAIN}}{self.PASSWORD}:{self.uid}:{self.gid}::{home}::\n"
+        )
+        for sub in ("cur", "new", "tmp"):
+            (self.maildir / sub).mkdir(parents=True, exist_ok=True)
+        for path in [self.folder / "mail", *(self.folder / "mail").rglob("*")]:
+            os.chown(path, self.uid, self.gid)
+        config = self.folder / "dovecot.conf"
+        config.write_text(self._config())
+        # -F: in the foreground, so the pid we hold is the master's.
+        with (self.folder / "stderr.log").open("ab") as errors:
+            self.process = subprocess.Popen(
+                [binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=errors
+            )
+        try:
+            _wait(self._answers, 20, f"dovecot on port {self.imap_port} did not answer")
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"dovecot did not start: {self.log()}") from None
+        return self
+
+    def log(self) -> str:
+        parts = [self.folder / "dovecot.log", self.folder / "stderr.log"]
+        return "".join(p.read_text(errors="replace") for p in parts if p.exists())
+
+    def deliver(self, raw: bytes, folder: str = "INBOX") -> Path:
+        """Drop a message into the maildir as a mail server would (tmp/, then new/)."""
+        box = self.maildir if folder == "INBOX" else self.maildir / f".{folder}"
+        name = f"{time.time_ns()}.{os.getpid()}.engage-test"
+        tmp = box / "tmp" / name
+        tmp.write_bytes(raw)
+        os.chown(tmp, self.uid, self.gid)
+        target = box / "new" / name
+        tmp.rename(target)
+        return target
+
+    def messages(self, folder: str = "INBOX") -> list[bytes]:
+        """What the mailbox holds now, read from the maildir itself."""
+        box = self.maildir if folder == "INBOX" else self.maildir / f".{folder}"
+        found = []
+        for sub in ("new", "cur"):
+            if (box / sub).is_dir():
+                found += [p.read_bytes() for p in sorted((box / sub).iterdir()) if p.is_file()]
+        return found
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        shutil.rmtree(self.folder, ignore_errors=True)

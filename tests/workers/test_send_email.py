@@ -11,7 +11,8 @@ from engage.extensions import db
 from engage.mail import emails
 from engage.mail.message import bulk_headers
 from engage.mail.service import queue_email
-from engage.sending.models import OutboxMessage
+from engage.sending.models import BounceEvent, OutboxMessage
+from engage.subscriptions.service import is_suppressed
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.worker
@@ -83,6 +84,12 @@ def test_a_permanent_failure_is_logged_and_not_retried(worker_app, worker, commi
     log = worker.wait_for_log("refused permanently")
     assert "No such user here" in log
     assert "Retry in" not in log.split("refused permanently", 1)[1].split("somebody", 1)[0]
+    # One rule for every bounce (engage/sending/bounces.py): "no such user" suppresses at once.
+    with worker_app.app_context():
+        assert is_suppressed(db.session, "nobody@example.org")
+        event = db.session.scalar(select(BounceEvent))
+        assert (event.kind, event.source, event.status) == ("hard", "smtp", "5.1.1")
+        assert "nobody@" not in event.diagnostic
 
 
 def test_temporary_failures_are_retried_by_the_outbox(worker_app, worker, committed, smtp_server):
