@@ -109,6 +109,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.mail import init_app as init_mail
     from engage.newsletters import init_app as init_newsletters
     from engage.sending import init_app as init_sending
+    from engage.stats import init_app as init_stats
     from engage.subscriptions import init_app as init_subscriptions
 
     init_core(app)
@@ -121,4 +122,5 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_newsletters(app)
     init_comments(app)
     init_community(app)
+    init_stats(app)
     return app

@@ -70,8 +70,15 @@ def logout():
 @bp.get("/admin/")
 @login_required
 def dashboard():
+    from engage.stats.views import dashboard_context
+
     failed_mail = outbox.counts(db.session)["failed"] if current_user.can("editor") else 0
-    return render_template("accounts/dashboard.html", user=current_user, failed_mail=failed_mail)
+    return render_template(
+        "accounts/dashboard.html",
+        user=current_user,
+        failed_mail=failed_mail,
+        **dashboard_context(current_user),
+    )
 
 
 # --- API keys: list, create (the key shown once), revoke after a confirmation ---------------
