@@ -1,7 +1,11 @@
 """The dashboard's charts: inline SVG drawn on the server by pygal, with no script, font or
-request of any kind (pygal is told to load no JavaScript; the settings <script> it writes
-anyway and its comments, which carry its web address, are removed). Text in the chart
-inherits the page's font; colours are the site's.
+request of any kind.
+
+pygal is told to load no JavaScript; what it writes for its interactive script anyway (a
+settings <script>, hover tooltips, element ids) is removed, and so are its comments, which carry
+its web address. Its <style> goes too: the site's Content-Security-Policy (`style-src 'self'`)
+refuses inline styles, so the charts are styled from site.css (`.dash-chart`), in the site's
+colours, and their text inherits the page's font.
 """
 
 from __future__ import annotations
@@ -15,42 +19,23 @@ from pygal.style import Style
 
 from engage.stats.dashboard import Day, SendOutcome
 
-# The site's palette (engage/static/site.css): accent, warning ochre, error red, muted grey.
-ACCENT, OCHRE, ERROR, MUTED, TEXT, LINE = (
-    "#1d5f6b",
-    "#8a6d1f",
-    "#9b1c1c",
-    "#4f5d62",
-    "#1f2a2e",
-    "#dcd8cf",
-)
-
 _ids = count(1)
+# Drawing units across: at the page's width text stays readable; a phone scrolls the chart
+# sideways (site.css) rather than shrink it.
+WIDTH = 760
+LABEL = 24  # characters of a subject on the chart; the table beside it has them whole
+# Only for the interactive script we do not load.
+_DROPPED_TAGS = ("script", "style", "title")
+_DROPPED_CLASSES = ("tooltip-overlay", "text-overlay")
 
 
-def _style(*colors: str) -> Style:
-    return Style(
-        background="transparent",
-        plot_background="transparent",
-        foreground=TEXT,
-        foreground_strong=TEXT,
-        foreground_subtle=LINE,
-        font_family="inherit",
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=14,
-        value_font_size=12,
-        tooltip_font_size=12,
-        title_font_size=16,
-        colors=colors,
-        opacity="1",
-        opacity_hover="1",
-        transition="none",
-    )
+# Only the sizes matter (pygal lays out its margins from them): they match site.css.
+_SIZES = Style(label_font_size=13, major_label_font_size=13, legend_font_size=14)
 
 
 def _options(**extra) -> dict:
     return {
+        "style": _SIZES,
         "js": [],  # no script: the chart is a picture, its numbers are in the table beside it
         "disable_xml_declaration": True,
         "explicit_size": False,
@@ -67,11 +52,17 @@ def _finish(chart, title: str, description: str) -> Markup:
     root = chart.render_tree()
     for parent in list(root.iter()):
         for child in list(parent):
-            # Comments carry pygal's web address; the <script> it writes even with js=[]
-            # only hands settings to the interactive script we do not load; its <title>
-            # says "Pygal".
-            if not isinstance(child.tag, str) or child.tag in ("script", "title"):
+            # Comments carry pygal's web address; its <title> says "Pygal"; the rest serves
+            # only the interactive script we do not load.
+            classes = (child.get("class") or "").split() if isinstance(child.tag, str) else []
+            if (
+                not isinstance(child.tag, str)
+                or child.tag in _DROPPED_TAGS
+                or any(name in classes for name in _DROPPED_CLASSES)
+            ):
                 parent.remove(child)
+            elif (child.get("id") or "").startswith("activate-serie"):
+                del child.attrib["id"]  # the same ids in every chart on the page
     ident = f"stats-chart-{next(_ids)}"
     title_el = ET.Element("title", {"id": f"{ident}-title"})
     title_el.text = title
@@ -85,6 +76,10 @@ def _finish(chart, title: str, description: str) -> Markup:
     return Markup(ET.tostring(root, encoding="unicode"))  # noqa: S704
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL else text[: LABEL - 1].rstrip() + "…"
+
+
 def _day_label(day) -> str:
     return f"{day.day} {day.strftime('%b')}"
 
@@ -93,7 +88,6 @@ def growth_chart(days: list[Day]) -> Markup:
     """Net change in confirmed subscribers per day: bars above the line for growth, below
     for loss."""
     chart = pygal.Bar(
-        style=_style(ACCENT),
         **_options(
             show_legend=False,
             x_label_rotation=0,
@@ -101,7 +95,7 @@ def growth_chart(days: list[Day]) -> Markup:
             x_labels_major_every=max(1, len(days) // 6),
             truncate_label=-1,
             height=320,
-            width=900,
+            width=WIDTH,
             show_x_guides=False,
         ),
     )
@@ -120,18 +114,16 @@ def growth_chart(days: list[Day]) -> Markup:
 def outcomes_chart(sends: list[SendOutcome]) -> Markup:
     """Per send: delivered, deferred, bounced, and unsubscribed within 7 days."""
     chart = pygal.HorizontalBar(
-        style=_style(ACCENT, OCHRE, ERROR, MUTED),
         **_options(
             legend_at_bottom=True,
             legend_at_bottom_columns=2,
-            truncate_label=28,
             truncate_legend=-1,
             height=120 + 70 * len(sends),
-            width=900,
+            width=WIDTH,
         ),
     )
     ordered = list(reversed(sends))  # newest at the top, as in the table
-    chart.x_labels = [send.subject for send in ordered]
+    chart.x_labels = [_short(send.subject) for send in ordered]
     chart.add("Delivered", [send.delivered for send in ordered])
     chart.add("Deferred", [send.deferred for send in ordered])
     chart.add("Bounced", [send.bounced for send in ordered])
