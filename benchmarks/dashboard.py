@@ -84,7 +84,7 @@ def without_aggregate(now) -> None:
     """What the dashboard would run with no daily_stats: every day's figures from the rows."""
     today = now.astimezone(UTC).date()
     days = [today - timedelta(n) for n in range(dashboard.SERIES_DAYS, -1, -1)]
-    rollup._rows(db.session, days, now)
+    rollup.compute_days(db.session, days, now)
 
 
 def main() -> None:

@@ -97,7 +97,7 @@ def series(session: Session, now: datetime, days: int = SERIES_DAYS) -> tuple[li
     as_of = stored[today].computed_at if today in stored else now
     if today not in stored:
         # Nothing written yet today: compute it (two indexed range queries), store nothing.
-        (row,) = rollup._rows(session, [today], now)
+        (row,) = rollup.compute_days(session, [today], now)
         stored[today] = DailyStat(**row)
     out: list[Day] = []
     previous: Day | None = None
