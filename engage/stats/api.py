@@ -48,6 +48,10 @@ class DayOut(BaseModel):
     pending_total: int
     unsubscribed_total: int
     net_growth: int = Field(description="Change in confirmed subscribers that day.")
+    known: bool = Field(
+        description="False for a day before the first one computed (all zero); "
+        "`flask --app engage stats rebuild` computes them."
+    )
 
 
 class SendOut(BaseModel):

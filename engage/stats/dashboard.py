@@ -46,6 +46,8 @@ class Day:
     pending_total: int = 0
     unsubscribed_total: int = 0
     net_growth: int = 0
+    # False for a day before the first the rollup wrote (`flask stats rebuild` fills them).
+    known: bool = True
 
     @property
     def bounces(self) -> int:
@@ -83,8 +85,8 @@ class Stats:
 def series(session: Session, now: datetime, days: int = SERIES_DAYS) -> tuple[list[Day], datetime]:
     """The last `days` days, oldest first, and when today's figures were computed.
 
-    Days the rollup has not written (before it was installed, or while beat was down) show
-    no activity and carry the previous day's totals.
+    A day the rollup has not written while beat was down shows no activity and carries the
+    previous day's totals; days before the first it wrote are `known=False`, all zero.
     """
     today = now.astimezone(UTC).date()
     first = today - timedelta(days)  # one day before the window: the base of the first growth
@@ -96,7 +98,8 @@ def series(session: Session, now: datetime, days: int = SERIES_DAYS) -> tuple[li
     }
     as_of = stored[today].computed_at if today in stored else now
     if today not in stored:
-        # Nothing written yet today: compute it (two indexed range queries), store nothing.
+        # Nothing written yet today (beat has not run since midnight): compute it, store
+        # nothing. This reads subscribers by status once; beat's row spares the next request.
         (row,) = rollup.compute_days(session, [today], now)
         stored[today] = DailyStat(**row)
     out: list[Day] = []
@@ -106,11 +109,14 @@ def series(session: Session, now: datetime, days: int = SERIES_DAYS) -> tuple[li
         row = stored.get(day)
         if row is not None:
             current = Day(day, **{name: getattr(row, name) for name in FLOWS + TOTALS})
+            # Growth needs the day before: before the first stored day nothing is known, and
+            # the whole audience arriving on that day would be a spike that never happened.
+            if previous is not None and previous.known:
+                current.net_growth = current.confirmed_total - previous.confirmed_total
+        elif previous is not None and previous.known:
+            current = Day(day, **{name: getattr(previous, name) for name in TOTALS})
         else:
-            carried = {name: getattr(previous, name) for name in TOTALS} if previous else {}
-            current = Day(day, **carried)
-        if previous is not None:
-            current.net_growth = current.confirmed_total - previous.confirmed_total
+            current = Day(day, known=False)
         out.append(current)
         previous = current
     return out[1:], as_of

@@ -158,3 +158,22 @@ def test_the_growth_table_holds_the_series_the_chart_draws(client, desk, db):
     growth_svg = re.findall(r"<svg.*?</svg>", page, re.S)[0]
     drawn = [int(v) for v in re.findall(r'<desc class="value">([-+0-9,]+)</desc>', growth_svg)]
     assert drawn == [int(row[1].replace(",", "")) for row in reversed(rows)]
+
+
+def test_days_before_the_first_rollup_are_not_drawn_as_growth(client, ctx, db):
+    """Installed today on a list of readers: no spike of the whole audience on one day."""
+    now = utcnow()
+    history.build(db.session, now.date())
+    rollup.rollup(db.session, now=now)  # beat's first run: today and yesterday only
+    create_user(db.session, "editor@example.org", PASSWORD, "editor")
+    db.session.commit()
+
+    sign_in(client, "editor@example.org")
+    page = client.get("/admin/").get_data(as_text=True)
+    parser = Tables()
+    parser.feed(page)
+    growth = [row[1] for row in parser.tables["dash-growth-table"][1:]]
+    # Newest first: today (4 confirmed, 2 at the end of yesterday), yesterday (no day before).
+    assert growth[:3] == ["+2", "+0", "+0"]
+    assert "No figures yet for the 88 days" in text_of(page)
+    assert "flask --app engage stats rebuild" in page
