@@ -53,6 +53,10 @@ def test_the_dashboard_passes_axe_fits_the_screen_and_stays_on_the_site(
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"admin-{width}.png"), full_page=True)
+        for section in ("dash-growth", "dash-sends"):
+            page.locator(f"section[aria-labelledby={section}]").screenshot(
+                path=str(Path(SHOTS) / f"admin-{width}-{section}.png")
+            )
     page.locator("summary", has_text="Each day's numbers").click()  # the table opens for everyone
     assert page.locator("#dash-growth-table tbody tr").count() == 90
 
