@@ -119,6 +119,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from engage.newsletters import init_app as init_newsletters
     from engage.sending import init_app as init_sending
     from engage.sending.webhooks import init_app as init_bounce_webhooks
+    from engage.stats import init_app as init_stats
     from engage.subscriptions import init_app as init_subscriptions
 
     init_core(app)
@@ -132,4 +133,5 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     init_comments(app)
     init_community(app)
     init_bounce_webhooks(app)
+    init_stats(app)
     return app

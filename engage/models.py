@@ -6,6 +6,7 @@ from engage.comments.models import Comment, ModerationAction
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
 from engage.newsletters.models import Newsletter
 from engage.sending.models import BounceEvent, Delivery, OutboxMessage
+from engage.stats.models import DailyStat
 from engage.subscriptions.importing import ImportJob, ImportRejection
 from engage.subscriptions.models import (
     Consent,
@@ -21,6 +22,7 @@ __all__ = [
     "BounceEvent",
     "Comment",
     "Consent",
+    "DailyStat",
     "Delivery",
     "DigestEdition",
     "DigestRender",

@@ -60,6 +60,8 @@ BEAT_SCHEDULE: dict[str, dict] = {
     # Digests: finds readers whose local send hour has passed; runs often so each reader gets
     # theirs soon after that hour, whatever their time zone.
     "digests-run": {"task": "engage.digests.run", "schedule": timedelta(minutes=10)},
+    # The dashboard's daily figures (engage/stats/rollup.py): today and yesterday, rewritten.
+    "stats-rollup": {"task": "engage.stats.rollup", "schedule": timedelta(minutes=5)},
     "comments-moderation-digest": {
         "task": "engage.comments.moderation_digest",
         "schedule": timedelta(minutes=15),

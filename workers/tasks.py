@@ -101,6 +101,20 @@ def subscriptions_housekeeping() -> int:
     return removed
 
 
+@shared_task(name="engage.stats.rollup", acks_late=True)
+def stats_rollup() -> list[str]:
+    """Recompute today's and yesterday's dashboard figures (beat, every few minutes).
+
+    Idempotent: it rewrites two rows from the subscriber and bounce rows, so a rerun or two
+    beats at once write the same numbers.
+    """
+    from engage.stats import rollup
+
+    days = rollup.rollup(db.session)
+    db.session.commit()
+    return [day.isoformat() for day in days]
+
+
 @shared_task(name="engage.subscriptions.run_import", acks_late=True)
 def subscriptions_run_import(job_id: int) -> None:
     """Import a large subscriber list in committed batches, with progress (idempotent: a

@@ -70,6 +70,8 @@ def logout():
 @bp.get("/admin/")
 @login_required
 def dashboard():
+    from engage.stats.views import dashboard_context
+
     failed_mail = outbox.counts(db.session)["failed"] if current_user.can("editor") else 0
     desk_counts = None
     if current_user.can("editor"):
@@ -77,7 +79,11 @@ def dashboard():
 
         desk_counts = counts(db.session)
     return render_template(
-        "accounts/dashboard.html", user=current_user, failed_mail=failed_mail, desk=desk_counts
+        "accounts/dashboard.html",
+        user=current_user,
+        failed_mail=failed_mail,
+        desk=desk_counts,
+        **dashboard_context(current_user),
     )
 
 

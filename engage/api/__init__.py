@@ -91,6 +91,7 @@ API_MODULES = (
     "engage.comments.api",
     "engage.community.digest_api",
     "engage.community.api",
+    "engage.stats.api",
 )
 
 
