@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from engage.sending.models import OutboxMessage
-from engage.subscriptions import importing
+from engage.subscriptions import desk_import, importing
 from engage.subscriptions.models import Subscriber
+from engage.types import utcnow
 from tests.conftest import csrf_token
 from tests.subscriptions.test_desk import add, sign_in
 
@@ -315,3 +318,14 @@ def test_an_abandoned_or_unknown_upload_is_gone(app, client, db, ctx, topics):
         assert "That upload is no longer here" in response.get_data(as_text=True)
     assert client.get(f"{PAGE}/..%2F..%2Fsecret").status_code == 404
     assert client.get(f"{PAGE}/jobs/999999").status_code == 404
+
+
+def test_the_sweep_removes_uploads_left_for_more_than_a_day(app, client, db, ctx, topics):
+    sign_in(client, db.session)
+    url, _ = map_page(client, b"email\r\nann@example.org\r\n")
+    [left] = [path for path in uploads(app) if path.stem == url.rsplit("/", 1)[1]]
+    a_day_ago = (utcnow() - desk_import.UPLOAD_TTL - timedelta(minutes=1)).timestamp()
+    os.utime(left, (a_day_ago, a_day_ago))
+    fresh_url, _ = map_page(client, b"email\r\nbob@example.org\r\n")  # an upload sweeps
+    assert not left.exists()
+    assert client.get(fresh_url).status_code == 200
