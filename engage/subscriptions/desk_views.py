@@ -13,7 +13,9 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -22,12 +24,14 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from engage.accounts.access import role_required
 from engage.accounts.forms import ButtonForm
 from engage.extensions import db
-from engage.subscriptions import desk, importing, service
-from engage.subscriptions.emails import queue_confirmation, queue_signup_email
+from engage.queue import enqueue
+from engage.subscriptions import desk, desk_import, importing, service
+from engage.subscriptions.emails import queue_confirmation
 from engage.subscriptions.models import (
     DIGEST_FREQUENCIES,
     SUBSCRIBER_STATUSES,
@@ -283,35 +287,178 @@ def lift(suppression_id: int):
     ), (400 if error else 200)
 
 
-# --- CSV import ---------------------------------------------------------------------------------
+# --- CSV import: upload, map, preview, run as a job ---------------------------------------------
+
+IMPORT_PAGE = "/admin/subscribers/import"
 
 
-@bp.route("/admin/subscribers/import", methods=["GET", "POST"])
-@role_required("editor")
-def import_csv():
-    form = ButtonForm()
-    error = report = None
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            error = "Choose a CSV file to import."
-        else:
-            try:
-                report = desk.import_csv(db.session, upload.read())
-            except desk.DeskError as exc:
-                db.session.rollback()
-                error = str(exc)
-            else:
-                for outcome in report.signups:
-                    queue_signup_email(outcome)  # outbox rows, sent once this commits
-                db.session.commit()
+def _upload_page(error: str | None = None, status: int = 200):
     return render_template(
         "subscriptions/desk/import.html",
-        form=form,
+        # formdata=None: after a 413 the request's body must not be read again.
+        form=ButtonForm(formdata=None),
         error=error,
-        report=report,
-        columns=desk.IMPORT_COLUMNS,
-        limit=importing.SYNC_ROWS,
-    ), (400 if error else 200)
+        limit=current_app.config["MAX_CONTENT_LENGTH"],
+        max_rows=importing.MAX_ROWS,
+    ), status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    if request.path != IMPORT_PAGE:
+        return _no_store(
+            Response("What you sent is larger than we accept.", 413, mimetype="text/plain")
+        )
+    megabytes = current_app.config["MAX_CONTENT_LENGTH"] / 1024 / 1024
+    page, _ = _upload_page(
+        f"The file is larger than {megabytes:g} MB. Split it into smaller files and import "
+        "them one after the other."
+    )
+    return _no_store(Response(page, 413))
+
+
+@bp.route(IMPORT_PAGE, methods=["GET", "POST"])
+@role_required("editor")
+def import_csv():
+    if request.method == "GET":
+        return _upload_page()
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _upload_page("Choose a CSV file to import.", 400)
+    data = upload.read()
+    try:
+        desk_import.read_csv(data)
+    except desk_import.ImportFileError as exc:
+        return _upload_page(str(exc), 400)
+    token = desk_import.save_upload(current_app.instance_path, data)
+    return redirect(url_for("desk.import_map", token=token), code=303)
+
+
+def _upload_or_redirect(token: str):
+    csv_file = desk_import.load_upload(current_app.instance_path, token)
+    if csv_file is None:
+        flash(
+            "That upload is no longer here: it was imported, abandoned, or left for more than a "
+            "day. Upload the file again.",
+            "error",
+        )
+    return csv_file
+
+
+def _map_page(token, csv_file, mapping, errors, status=200):
+    return render_template(
+        "subscriptions/desk/import_map.html",
+        form=ButtonForm(),
+        token=token,
+        csv_file=csv_file,
+        mapping=mapping,
+        errors=errors,
+        fields=desk_import.FIELDS,
+        sample=csv_file.rows[:3],
+    ), status
+
+
+@bp.route(f"{IMPORT_PAGE}/<token>", methods=["GET", "POST"])
+@role_required("editor")
+def import_map(token: str):
+    csv_file = _upload_or_redirect(token)
+    if csv_file is None:
+        return redirect(url_for("desk.import_csv"), code=303)
+    if request.method == "GET":
+        mapping = desk_import.ColumnMapping(desk_import.guess_columns(csv_file.header))
+        return _map_page(token, csv_file, mapping, {}, 200)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    mapping, errors = desk_import.parse_mapping(request.form, csv_file.header)
+    if errors:
+        return _map_page(token, csv_file, mapping, errors, 400)
+    lines = desk_import.preview(db.session, csv_file, mapping)
+    db.session.rollback()
+    return render_template(
+        "subscriptions/desk/import_preview.html",
+        form=ButtonForm(),
+        token=token,
+        csv_file=csv_file,
+        mapping=mapping,
+        hidden=desk_import.mapping_fields(mapping),
+        lines=lines,
+        fields=desk_import.FIELDS,
+    )
+
+
+@bp.post(f"{IMPORT_PAGE}/<token>/start")
+@role_required("editor")
+def import_start(token: str):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    csv_file = _upload_or_redirect(token)
+    if csv_file is None:
+        return redirect(url_for("desk.import_csv"), code=303)
+    mapping, errors = desk_import.parse_mapping(request.form, csv_file.header)
+    if errors:
+        return _map_page(token, csv_file, mapping, errors, 400)
+    job = desk_import.start_import(db.session, csv_file, mapping)
+    enqueue("engage.subscriptions.run_import", job.id)  # relayed to a worker after the commit
+    db.session.commit()
+    # Its rows are in the job now: the file has done its work.
+    desk_import.delete_upload(current_app.instance_path, token)
+    return redirect(url_for("desk.import_job", job_id=job.id), code=303)
+
+
+@bp.post(f"{IMPORT_PAGE}/<token>/abandon")
+@role_required("editor")
+def import_abandon(token: str):
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    desk_import.delete_upload(current_app.instance_path, token)
+    flash("The upload is deleted; nothing was imported.", "info")
+    return redirect(url_for("desk.import_csv"), code=303)
+
+
+def _job_or_404(job_id: int) -> importing.ImportJob:
+    job = db.session.get(importing.ImportJob, job_id) if job_id <= MAX_ID else None
+    if job is None:
+        abort(404)
+    return job
+
+
+def _job_counts(job: importing.ImportJob) -> dict:
+    return {
+        "status": job.status,
+        "total": job.total,
+        "processed": job.processed,
+        "created": job.created,
+        "updated": job.updated,
+        "rejected": job.rejected_count,
+        "finished": job.status in ("done", "failed"),
+        "error": job.error if job.status == "failed" else None,
+    }
+
+
+@bp.get(f"{IMPORT_PAGE}/jobs/<int:job_id>")
+@role_required("editor")
+def import_job(job_id: int):
+    job = _job_or_404(job_id)
+    return render_template("subscriptions/desk/import_job.html", job=job, counts=_job_counts(job))
+
+
+@bp.get(f"{IMPORT_PAGE}/jobs/<int:job_id>.json")
+@role_required("editor")
+def import_job_json(job_id: int):
+    return jsonify(_job_counts(_job_or_404(job_id)))
+
+
+@bp.get(f"{IMPORT_PAGE}/jobs/<int:job_id>/rejected.csv")
+@role_required("editor")
+def import_rejected_csv(job_id: int):
+    job = _job_or_404(job_id)
+    return Response(
+        stream_with_context(desk_import.rejected_csv(db.session, job.id)),
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="import-{job.id}-rejected.csv"',
+        },
+    )

@@ -475,6 +475,9 @@ class ImportRejection(db.Model):
     row_index: Mapped[int]
     email: Mapped[str | None] = mapped_column(String(SHOWN_EMAIL_LENGTH))
     reason: Mapped[str] = mapped_column(String(500))
+    # The row as the file had it, [[column, value], ...] as ASCII JSON, for a download of the
+    # rejected rows (imports from the desk; NULL for the API's). Deleted with the job.
+    original: Mapped[str | None] = mapped_column(Text)
 
 
 def _row_to_json(row: ImportRow) -> dict:
@@ -514,19 +517,30 @@ def _row_from_json(data: dict) -> ImportRow:
 
 
 def create_import_job(
-    session: Session, rows: Sequence[ImportRow], *, api_key_id: int | None = None, now=None
+    session: Session,
+    rows: Sequence[ImportRow],
+    *,
+    api_key_id: int | None = None,
+    now=None,
+    extras: Sequence[dict] | None = None,
 ) -> ImportJob:
     """Store a large import for a worker; the caller enqueues `engage.subscriptions.run_import`
     with the job's id and commits. Deletes jobs finished more than JOB_RETENTION ago.
+
+    `extras`, one dict per row, may give a row's `original` cells (kept with its rejection)
+    and a `reject` reason decided before the import (the row is then rejected with it).
     Raises ValueError for more than MAX_ROWS rows."""
     if len(rows) > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} rows per import")
     now = now or utcnow()
     session.execute(delete(ImportJob).where(ImportJob.finished_at < now - JOB_RETENTION))
+    items = [_row_to_json(row) for row in rows]
+    for item, extra in zip(items, extras or (), strict=False):
+        item.update({key: extra[key] for key in ("original", "reject") if extra.get(key)})
     job = ImportJob(
         status="queued",
         total=len(rows),
-        rows_json=json.dumps([_row_to_json(row) for row in rows], ensure_ascii=True),
+        rows_json=json.dumps(items, ensure_ascii=True),
         api_key_id=api_key_id,
         created_at=now,
         progress_at=now,
@@ -575,7 +589,10 @@ def run_import_job(
     job = session.get(ImportJob, job_id)
     if job is None or job.status not in ("queued", "running") or job.rows_json is None:
         return
-    rows = [_row_from_json(item) for item in json.loads(job.rows_json)]
+    items = json.loads(job.rows_json)
+    # A row rejected before the import goes in without an address: refused before any query,
+    # it takes no place among the addresses seen, and gets its own reason back below.
+    rows = [ImportRow(email="") if item.get("reject") else _row_from_json(item) for item in items]
     first_seen: dict[str, int] = {}
     _remember_addresses(rows[: job.processed], first_seen, 0)
     start, counts = job.processed, (job.created, job.updated, job.rejected_count)
@@ -606,12 +623,8 @@ def run_import_job(
             if report.rejected:
                 session.execute(
                     ImportRejection.__table__.insert(),
-                    [
-                        {"job_id": job_id, "row_index": r.index, "email": r.email,
-                         "reason": r.reason[:500]}
-                        for r in report.rejected
-                    ],
-                )  # fmt: skip
+                    [_rejection_values(job_id, r, items[r.index]) for r in report.rejected],
+                )
             counts = (
                 counts[0] + report.created,
                 counts[1] + report.updated,
@@ -632,6 +645,17 @@ def run_import_job(
         _count_failure(session, job_id, utcnow())
         checkpoint()
         raise
+
+
+def _rejection_values(job_id: int, rejection: Rejection, item: dict) -> dict:
+    original = item.get("original")
+    return {
+        "job_id": job_id,
+        "row_index": rejection.index,
+        "email": shown(item["email"]) if item.get("reject") else rejection.email,
+        "reason": (item.get("reject") or rejection.reason)[:500],
+        "original": None if original is None else json.dumps(original, ensure_ascii=True),
+    }
 
 
 def _count_failure(session: Session, job_id: int, now: datetime) -> None:

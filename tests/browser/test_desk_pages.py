@@ -125,19 +125,3 @@ def test_desk_pages_pass_axe_and_fit_the_screen(live_server, browser_page, desk_
     page.get_by_role("button", name="Lift the suppression").click()
     page.wait_for_url(f"{base}/admin/suppressions")
     assert "Checked with the reader by phone" in page.locator("#lifts").inner_text()
-
-    page.goto(f"{base}/admin/subscribers/import")
-    check(page, "/admin/subscribers/import", width, "import")
-    page.locator("#import-file").set_input_files(
-        files=[
-            {
-                "name": "readers.csv",
-                "mimeType": "text/csv",
-                "buffer": b"email,topics\r\nnew.reader@example.org,groups-news\r\nnope,\r\n",
-            }
-        ]
-    )
-    page.get_by_role("button", name="Import").click()
-    page.wait_for_load_state()
-    assert "1 new, 0 updated, 1 not imported." in page.locator("#import-report").inner_text()
-    check(page, "/admin/subscribers/import (a report)", width, "import-report")
