@@ -16,8 +16,10 @@ from engage.accounts.service import (
     normalise_staff_email,
     set_password,
 )
+from engage.mail.service import queue_email
 from engage.tokens import TokenError, carries_link_key, make_link_token, read_token
 from engage.types import opaque_id, utcnow
+from engage.urls import external_url
 
 INVITE_PURPOSE = "staff-invite"
 INVITE_HOURS = 72
@@ -143,12 +145,15 @@ def set_staff_active(session: Session, actor: User, user: User, active: bool) ->
     return True
 
 
-def invite_email(user: User, inviter: User, invite_url: str) -> dict:
-    """The context of the `staff_invite` email (JSON values)."""
-    return {
+def queue_invite_email(user: User, inviter: User) -> None:
+    """Queue the `staff_invite` email with `user`'s single-use link (in the outbox, in the
+    current transaction: it goes when the caller commits)."""
+    url = external_url("accounts.accept_invite", token=invite_token(user))
+    context = {
         "name": user.display_name,
         "role": user.role,
         "inviter": inviter.display_name or inviter.email,
-        "invite_url": invite_url,
+        "invite_url": url,
         "hours": INVITE_HOURS,
     }
+    queue_email("staff_invite", user.email, context)

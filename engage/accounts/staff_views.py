@@ -25,9 +25,7 @@ from engage.accounts.models import ROLES, User
 from engage.accounts.service import AccountError
 from engage.accounts.views import _login_limit, _safe_next, bp
 from engage.extensions import db, limiter
-from engage.mail.service import queue_email
 from engage.tokens import TokenError
-from engage.urls import external_url
 
 # The password step is good for this long before the code must follow.
 PENDING_SECONDS = 300
@@ -82,8 +80,7 @@ def staff_list():
     except AccountError as exc:
         db.session.rollback()
         return _staff_page(form, errors={exc.field or "email": _sentence(exc)}, status=400)
-    url = external_url("accounts.accept_invite", token=staff.invite_token(user))
-    queue_email("staff_invite", user.email, staff.invite_email(user, current_user, url))
+    staff.queue_invite_email(user, current_user)
     db.session.commit()
     flash(f"Invited {user.email}: the link in the email works once, for 72 hours.", "info")
     return redirect(url_for("accounts.staff_list"), code=303)
