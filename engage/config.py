@@ -86,6 +86,13 @@ class SmtpSettings:
         )
 
 
+def _staff_2fa(env: dict[str, str]) -> str:
+    value = (env.get("STAFF_2FA") or "optional").strip().lower()
+    if value not in ("optional", "required"):
+        raise ConfigError(f"STAFF_2FA must be optional or required, got {value!r}")
+    return value
+
+
 def _positive(env: dict[str, str], name: str, default: str) -> int:
     value = int(env.get(name) or default)
     if value < 1:
@@ -335,6 +342,8 @@ class Settings:
     list_id_domain: str = "engage.localhost"
     rate_limit_storage: str = "memory://"
     login_rate_limit: str = "5 per minute;20 per hour"
+    # STAFF_2FA: "optional", or "required" (every staff user sets up TOTP before admin pages).
+    staff_2fa: str = "optional"
     signup_rate_limit: str = "10 per hour;30 per day"
     # Keys the hashes of addresses (suppression list, bans). It must outlive key rotation, so it
     # is its own setting; without it the oldest secret key is used.
@@ -455,6 +464,7 @@ class Settings:
             list_id_domain=env.get("LIST_ID_DOMAIN")
             or (urlsplit(base_url).hostname or "localhost"),
             rate_limit_storage=env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+            staff_2fa=_staff_2fa(env),
             hash_key=env.get("HASH_KEY") or keys[0],
             confirm_max_age_hours=int(env.get("CONFIRM_MAX_AGE_HOURS", "48")),
             send_rate_per_second=float(env.get("SEND_RATE_PER_SECOND", "50")),

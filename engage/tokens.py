@@ -42,6 +42,8 @@ PURPOSES = {
     # A digest's "View in browser" link: it shows only public listings, and should keep
     # working for as long as anyone keeps the email.
     "digest-view": Purpose("engage.digest-view", timedelta(days=5 * 365)),
+    # A staff invitation: sets a password once (bound to the user's invite secret).
+    "staff-invite": Purpose("engage.staff-invite", timedelta(hours=72)),
 }
 
 

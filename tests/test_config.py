@@ -192,3 +192,10 @@ def test_a_dkim_key_that_is_not_one_fails_at_start():
                 "DKIM_DOMAIN": "example.org",
             }
         )
+
+
+def test_staff_2fa_is_optional_unless_required_and_refuses_other_values():
+    assert Settings.from_env({}).staff_2fa == "optional"
+    assert Settings.from_env({"STAFF_2FA": "Required"}).staff_2fa == "required"
+    with pytest.raises(ConfigError, match="STAFF_2FA must be optional or required"):
+        Settings.from_env({"STAFF_2FA": "always"})

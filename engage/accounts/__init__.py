@@ -6,7 +6,7 @@ from engage.extensions import db, login_manager
 
 
 def init_app(app: Flask) -> None:
-    from engage.accounts import views
+    from engage.accounts import staff_views, views
     from engage.accounts.cli import api_keys_cli, users_cli
     from engage.accounts.models import User
 
@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
             return None
         return user
 
-    app.register_blueprint(views.bp)
+    app.register_blueprint(views.bp)  # staff_views adds its routes to it
+    app.before_request(staff_views.require_two_factor)
     app.cli.add_command(users_cli)
     app.cli.add_command(api_keys_cli)

@@ -18,3 +18,24 @@ class ApiKeyForm(FlaskForm):
 
 class ButtonForm(FlaskForm):
     """A form whose only field is its CSRF token: a button that POSTs."""
+
+
+class InviteForm(FlaskForm):
+    """Plain fields: `staff.invite` holds the rules and words the messages."""
+
+    email = EmailField("Email address", validators=[Length(max=1000)])
+    name = StringField("Name", validators=[Length(max=1000)])
+    role = StringField("Role", validators=[Length(max=16)])
+
+
+class RoleForm(FlaskForm):
+    role = StringField("Role", validators=[Length(max=16)])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[Length(max=1024)])
+    confirm = PasswordField("The same password again", validators=[Length(max=1024)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[Length(max=64)])

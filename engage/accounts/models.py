@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.extensions import db
@@ -43,6 +44,18 @@ class User(UserMixin, db.Model):
     # Random, stored in each session next to the id; a new one (sign-out, password change,
     # deactivation) ends every session of this user, wherever the cookie was copied to.
     session_key: Mapped[str] = mapped_column(String(32), default=opaque_id)
+    # An invitation's link carries this random secret; accepting clears it, so a link works
+    # once. While set (and the user inactive) the user has no usable password yet.
+    invite_secret: Mapped[str | None] = mapped_column(String(32))
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # TOTP two-factor: the secret is encrypted with the app's secret keys (Fernet; see
+    # engage.accounts.two_factor), set while set-up is pending and kept once enabled.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # The TOTP time step of the last accepted code: a code is never accepted twice.
+    totp_last_counter: Mapped[int | None] = mapped_column()
+    # JSON list of SHA-256 hashes of the unused recovery codes.
+    recovery_codes: Mapped[str | None] = mapped_column(Text)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

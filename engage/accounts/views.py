@@ -47,6 +47,12 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = service.authenticate(db.session, form.email.data, form.password.data)
+        if user is not None and user.totp_enabled:
+            from engage.accounts.staff_views import begin_second_step
+
+            begin_second_step(user, request.args.get("next"))
+            db.session.commit()
+            return redirect(url_for("accounts.login_code"))
         if user is not None:
             login_user(user)
             db.session.commit()

@@ -104,6 +104,13 @@ SAMPLES = {
         "permalink": f"{BASE}/articles/online-groups#c-12",
         "unsubscribe_url": f"{BASE}/replies/u/OPAQUEID",
     },
+    "staff_invite": {
+        "name": "Robin",
+        "role": "moderator",
+        "inviter": "Alex Admin",
+        "invite_url": f"{BASE}/staff/invite/TOKEN",
+        "hours": 72,
+    },
     "comment_not_published": {
         "article_title": "Online groups",
         "article_url": f"{BASE}/articles/online-groups",

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engage.accounts import staff
+from engage.accounts.models import User
 from engage.accounts.service import create_user
 from engage.comments import emails as comment_emails
 from engage.comments import service as comments
@@ -154,6 +156,10 @@ def test_every_email_is_signed_and_bounces_name_its_row(signing, keys, smtp_serv
     # Private joining details on request, and the organiser's notice that someone asked.
     community_emails.queue_joining_details(group, "asker@example.org")
     community_emails.queue_joining_asked(group)
+
+    # A staff invitation, from the moderator made above.
+    invited = staff.invite(session, "robin@example.org", "Robin", "editor")
+    staff.queue_invite_email(invited, session.scalar(select(User).where(User.role == "moderator")))
 
     # The admin's test email, a newsletter with a test copy, and a digest.
     queue_email("test_message", "admin@example.org", emails.test_message("admin@example.org"))
