@@ -129,8 +129,6 @@ def notify_moderators(session: Session, comment_id: int, now: datetime | None = 
     for user, _row in notifications.recipients(
         session, "held_replies", service.immediate_choices(comment)
     ):
-        if _already_sent(session, [comment.id], user):
-            continue
         urls = make_links(session, comment, user, now)
         queue_email("comment_moderation", user.email, _reply_context(comment, article, urls))
         notifications.mark_sent(session, user, "held_replies", now)
@@ -163,7 +161,8 @@ def moderation_digest(session: Session, now: datetime | None = None, batch: int 
         session, "held_replies", {"batched", "daily"}, now=now
     ):
         told = _already_sent(session, [c.id for c in waiting], user)
-        comments = [c for c in waiting if c.id not in told]
+        # New to this user, or back in the queue since (an edit clears moderators_notified_at).
+        comments = [c for c in waiting if c.moderators_notified_at is None or c.id not in told]
         if not comments:
             continue
         items = [
@@ -179,7 +178,7 @@ def moderation_digest(session: Session, now: datetime | None = None, batch: int 
         notifications.mark_sent(session, user, "held_replies", now)
         included.update(c.id for c in comments)
     for comment in waiting:
-        if comment.id in included and comment.moderators_notified_at is None:
+        if comment.id in included:
             comment.moderators_notified_at = now
     session.flush()
     return len(included)
