@@ -56,12 +56,6 @@ def _flags(comment: Comment) -> list[str]:
     return flags
 
 
-def moderators(session: Session) -> list[User]:
-    """Every active member of staff who moderates (admins and editors moderate too)."""
-    users = session.scalars(select(User).where(User.active).order_by(User.id)).all()
-    return [user for user in users if user.can("moderator")]
-
-
 def make_links(session: Session, comment: Comment, user: User, now: datetime) -> dict[str, str]:
     """A fresh approve and reject link for one moderator: one action each, once, for 7 days."""
     urls = {}
