@@ -275,7 +275,7 @@ DEFAULT_CRISIS_WORDS = (
     "overdose",
 )  # fmt: skip
 DEFAULT_SUSPECT_WORDS = ("casino", "viagra", "crypto", "bitcoin", "payday loan", "seo services")
-MODERATOR_NOTIFY_MODES = ("immediate", "batched", "off")
+MODERATOR_NOTIFY_MODES = ("immediate", "batched", "daily", "off")
 
 
 def _words(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -286,7 +286,8 @@ def _words(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[st
 
 def _comment_settings(env: dict[str, str]) -> dict:
     """Reply moderation settings (engage/comments): word lists are comma-separated."""
-    notify = (env.get("MODERATOR_NOTIFY") or "immediate").strip()
+    # The default for staff who chose nothing (engage/accounts/notifications.py).
+    notify = (env.get("MODERATOR_NOTIFY") or "batched").strip()
     if notify not in MODERATOR_NOTIFY_MODES:
         raise ConfigError(
             f"MODERATOR_NOTIFY must be one of {', '.join(MODERATOR_NOTIFY_MODES)}, got {notify!r}"
@@ -397,7 +398,8 @@ class Settings:
     comment_banned_words: tuple[str, ...] = ()
     comment_crisis_words: tuple[str, ...] = DEFAULT_CRISIS_WORDS
     comment_suspect_words: tuple[str, ...] = DEFAULT_SUSPECT_WORDS
-    moderator_notify: str = "immediate"  # "immediate", "batched" (every 15 minutes) or "off"
+    # Held replies for staff who chose nothing: "batched", "immediate", "daily" or "off".
+    moderator_notify: str = "batched"
     proxy_count: int = 0  # trusted proxies in front of the app: X-Forwarded-For hops to trust
     comment_hourly_limit: int = 20  # replies per hour from one client address (hashed)
     # Digests (engage/community/digests.py): local hour readers get them, rows built per batch.

@@ -1,6 +1,6 @@
 """Every model in one import, for Alembic and the shell. Each lives in its area's package."""
 
-from engage.accounts.models import ApiKey, User
+from engage.accounts.models import ApiKey, StaffNotification, User
 from engage.articles.models import Article
 from engage.comments.models import Comment, ModerationAction
 from engage.community.models import DigestEdition, DigestRender, Event, SupportGroup
@@ -36,6 +36,7 @@ __all__ = [
     "Suppression",
     "SuppressionLift",
     "SupportGroup",
+    "StaffNotification",
     "Topic",
     "User",
 ]

@@ -66,6 +66,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "engage.comments.moderation_digest",
         "schedule": timedelta(minutes=15),
     },
+    # Staff notices on batched or daily (engage/accounts/notifications.py); held replies are
+    # the moderation digest above.
+    "staff-notices": {"task": "engage.staff.notify_batched", "schedule": timedelta(minutes=15)},
 }
 
 

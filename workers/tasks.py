@@ -20,6 +20,7 @@ from engage.mail.service import queue_email, send_transactional
 from engage.newsletters import sending as newsletter_sending
 from engage.queue import relay_sender
 from engage.sending import bounces, outbox, verp
+from engage.sending import notices as failed_mail_notices  # registers its after_failed hook
 from engage.sending.pipeline import workers_for
 from engage.subscriptions import service as subscriptions
 
@@ -254,13 +255,9 @@ def comments_notify_moderators(comment_id: int) -> int:
 
 @shared_task(name="engage.comments.moderation_digest", acks_late=True)
 def comments_moderation_digest() -> int:
-    """Every 15 minutes when MODERATOR_NOTIFY=batched: one email for the replies waiting."""
-    from flask import current_app
-
+    """Every 15 minutes: one email per member of staff on batched (or daily, once a day)."""
     from engage.comments import emails as comment_emails
 
-    if current_app.config["ENGAGE"].moderator_notify != "batched":
-        return 0
     included = comment_emails.moderation_digest(db.session)
     db.session.commit()
     return included
@@ -279,3 +276,30 @@ def comments_notify_reply(comment_id: int) -> bool:
         queue_email("comment_reply", to, context, headers)
     db.session.commit()
     return prepared is not None
+
+
+# --- Staff notices (engage/accounts/notifications.py) ---------------------------------------
+
+
+def _staff_notices(kind: str, choices: set[str]) -> int:
+    from engage.community import notices as submission_notices
+
+    notify = {"submissions": submission_notices, "failed_mail": failed_mail_notices}[kind].notify
+    return notify(db.session, choices)
+
+
+@shared_task(name="engage.staff.notify_immediate", acks_late=True)
+def staff_notify_immediate(kind: str) -> int:
+    """Email the staff who chose `immediate` for `kind` what is new since their last notice."""
+    sent = _staff_notices(kind, {"immediate"})
+    db.session.commit()
+    return sent
+
+
+@shared_task(name="engage.staff.notify_batched", acks_late=True)
+def staff_notify_batched() -> int:
+    """Every 15 minutes: submissions and failed mail for staff on batched (daily: once a day)."""
+    kinds = ("submissions", "failed_mail")
+    sent = sum(_staff_notices(kind, {"batched", "daily"}) for kind in kinds)
+    db.session.commit()
+    return sent

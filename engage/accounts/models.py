@@ -89,3 +89,31 @@ class ApiKey(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+NOTIFY_KINDS = ("held_replies", "submissions", "failed_mail")
+NOTIFY_CHOICES = ("immediate", "batched", "daily", "off")
+
+
+class StaffNotification(db.Model):
+    """One staff user's setting for one kind of notice, and what they were last sent.
+
+    No row, or a row whose `choice` is None, means "the default" (engage/accounts/
+    notifications.py). `watermark` is the newest item already mailed (a submission's
+    confirmation time, a failed row's finish time), so a rerun sends nothing twice;
+    `last_notified_at` is when the last email went, which paces the daily ones.
+    """
+
+    __tablename__ = "staff_notifications"
+    __table_args__ = (
+        CheckConstraint("kind IN ('held_replies', 'submissions', 'failed_mail')", name="kind"),
+        CheckConstraint("choice IN ('immediate', 'batched', 'daily', 'off')", name="choice"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    choice: Mapped[str | None] = mapped_column(String(16))
+    watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

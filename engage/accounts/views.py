@@ -16,10 +16,11 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
+from engage.accounts import notifications as notices
 from engage.accounts import service
 from engage.accounts.access import role_required
 from engage.accounts.forms import ApiKeyForm, ButtonForm, LoginForm
-from engage.accounts.models import ROLES
+from engage.accounts.models import NOTIFY_CHOICES, NOTIFY_KINDS, ROLES
 from engage.extensions import db, limiter
 from engage.sending import outbox
 
@@ -172,3 +173,43 @@ def revoke_api_key(key_id: int):
     else:
         flash(f"The key “{key.name}” was already revoked.", "info")
     return redirect(url_for("accounts.api_keys"), code=303)
+
+
+# --- Email notices: each member of staff chooses their own (engage/accounts/notifications.py)
+
+
+def _notices_page(form: ButtonForm, chosen: dict[str, str], error: str = "", status: int = 200):
+    kinds = notices.kinds_for(current_user)
+    return render_template(
+        "accounts/notifications.html",
+        form=form,
+        user=current_user,
+        kinds=kinds,
+        chosen=chosen,
+        defaults={kind: notices.default_choice(current_user, kind) for kind in kinds},
+        kind_labels=notices.KIND_LABELS,
+        choice_labels=notices.CHOICE_LABELS,
+        choice_values=NOTIFY_CHOICES,
+        error=error,
+    ), status
+
+
+@bp.route("/admin/account/notifications", methods=["GET", "POST"])
+@role_required("moderator")
+def notifications():
+    form = ButtonForm()
+    chosen = notices.choices_of(db.session, current_user)
+    if request.method == "GET":
+        return _notices_page(form, chosen)
+    if not form.validate_on_submit():
+        return _notices_page(form, chosen, "The form had expired. Please try again.", 400)
+    # A group left unanswered keeps its setting; a kind the role does not receive is refused.
+    submitted = {kind: request.form[kind] for kind in NOTIFY_KINDS if kind in request.form}
+    try:
+        notices.save_choices(db.session, current_user, submitted)
+    except notices.NotificationError as exc:
+        db.session.rollback()
+        return _notices_page(form, chosen, str(exc), 400)
+    db.session.commit()
+    flash("Saved: your email notices are set.", "info")
+    return redirect(url_for("accounts.notifications"), code=303)

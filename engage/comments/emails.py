@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engage.accounts import notifications
 from engage.accounts.models import User
 from engage.articles.models import Article
 from engage.comments import service
@@ -53,12 +54,6 @@ def _flags(comment: Comment) -> list[str]:
     if comment.flag_links:
         flags.append(f"{comment.link_count} links")
     return flags
-
-
-def moderators(session: Session) -> list[User]:
-    """Every active member of staff who moderates (admins and editors moderate too)."""
-    users = session.scalars(select(User).where(User.active).order_by(User.id)).all()
-    return [user for user in users if user.can("moderator")]
 
 
 def make_links(session: Session, comment: Comment, user: User, now: datetime) -> dict[str, str]:
@@ -102,9 +97,22 @@ def _tab(comment: Comment) -> str:
     return "needs_care" if comment.flag_needs_care else "pending"
 
 
+def _already_sent(session: Session, comment_ids: list[int], user: User) -> set[int]:
+    # A moderation link is made per reply and user whenever an email shows that reply, so it
+    # is also the record of who was told about which reply.
+    return set(
+        session.scalars(
+            select(ModerationLink.comment_id).where(
+                ModerationLink.user_id == user.id, ModerationLink.comment_id.in_(comment_ids)
+            )
+        )
+    )
+
+
 def notify_moderators(session: Session, comment_id: int, now: datetime | None = None) -> int:
-    """Email each moderator about one reply waiting in the queue. Idempotent: a reply already
-    notified, or no longer pending, sends nothing. Returns emails queued; caller commits."""
+    """Email, at once, the staff whose held-reply setting says so about one reply waiting in
+    the queue (`immediate_choices`). Idempotent: a reply already notified, or no longer
+    pending, sends nothing. Returns emails queued; caller commits."""
     now = now or utcnow()
     comment = session.get(Comment, comment_id, with_for_update=True)
     if comment is None or comment.status != "pending" or comment.moderators_notified_at:
@@ -112,47 +120,62 @@ def notify_moderators(session: Session, comment_id: int, now: datetime | None = 
     comment.moderators_notified_at = now
     article = session.get(Article, comment.article_id)
     sent = 0
-    for user in moderators(session):
+    for user, _row in notifications.recipients(
+        session, "held_replies", service.immediate_choices(comment)
+    ):
         urls = make_links(session, comment, user, now)
         queue_email("comment_moderation", user.email, _reply_context(comment, article, urls))
+        notifications.mark_sent(session, user, "held_replies", now)
         sent += 1
     session.flush()
     return sent
 
 
 def moderation_digest(session: Session, now: datetime | None = None, batch: int = 50) -> int:
-    """The batched email: every reply waiting and not yet notified, one email per moderator.
-    Returns replies included; caller commits."""
+    """The batched and daily email: per member of staff on `batched` (every run) or `daily`
+    (a day after their last), the replies waiting that no email has shown them yet.
+    Returns how many replies were included, counted once; caller commits."""
     now = now or utcnow()
-    comments = session.scalars(
+    waiting = session.scalars(
         select(Comment)
-        .where(Comment.status == "pending", Comment.moderators_notified_at.is_(None))
+        .where(Comment.status == "pending")
         .order_by(Comment.created_at, Comment.id)
         .limit(batch)
-        .with_for_update(skip_locked=True)
     ).all()
-    if not comments:
+    if not waiting:
         return 0
     articles = {
         a.id: a
         for a in session.scalars(
-            select(Article).where(Article.id.in_({c.article_id for c in comments}))
+            select(Article).where(Article.id.in_({c.article_id for c in waiting}))
         )
     }
-    for comment in comments:
-        comment.moderators_notified_at = now
-    for user in moderators(session):
+    included: set[int] = set()
+    for user, _row in notifications.recipients(
+        session, "held_replies", {"batched", "daily"}, now=now
+    ):
+        told = _already_sent(session, [c.id for c in waiting], user)
+        # New to this user, or back in the queue since (an edit clears moderators_notified_at).
+        comments = [c for c in waiting if c.moderators_notified_at is None or c.id not in told]
+        if not comments:
+            continue
         items = [
             _reply_context(c, articles[c.article_id], make_links(session, c, user, now))
             for c in comments
         ]
+        tab = "needs_care" if any(c.flag_needs_care for c in comments) else "pending"
         queue_email(
             "comment_moderation_digest",
             user.email,
-            {"items": items, "queue_url": external_url("comments_admin.queue", tab="pending")},
+            {"items": items, "queue_url": external_url("comments_admin.queue", tab=tab)},
         )
+        notifications.mark_sent(session, user, "held_replies", now)
+        included.update(c.id for c in comments)
+    for comment in waiting:
+        if comment.id in included:
+            comment.moderators_notified_at = now
     session.flush()
-    return len(comments)
+    return len(included)
 
 
 # --- Reply notifications ----------------------------------------------------------------

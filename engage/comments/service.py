@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from engage.accounts import notifications
 from engage.articles.models import Article
 from engage.comments import checks
 from engage.comments.models import (
@@ -142,6 +143,12 @@ def record(
     return entry
 
 
+def immediate_choices(comment: Comment) -> set[str]:
+    """Who hears about this held reply at once: those on `immediate`, and for a reply that
+    needs care those on `batched` too (a reader in crisis does not wait for the batch)."""
+    return {"immediate", "batched"} if comment.flag_needs_care else {"immediate"}
+
+
 def _apply(session: Session, comment: Comment, decision: checks.Decision, now: datetime) -> None:
     comment.status = decision.status
     comment.flag_needs_care = decision.needs_care
@@ -151,7 +158,9 @@ def _apply(session: Session, comment: Comment, decision: checks.Decision, now: d
     record(session, comment, f"check:{decision.check}:{decision.status}", decision.reason, now=now)
     if decision.status == "pending":
         comment.moderators_notified_at = None
-        if _settings().moderator_notify == "immediate":
+        # Only when someone is to hear at once; the rest is the beat's batched/daily email.
+        choices = immediate_choices(comment)
+        if notifications.recipients(session, "held_replies", choices):
             enqueue("engage.comments.notify_moderators", comment.id)
     elif decision.status == "approved":
         _after_approval(session, comment)

@@ -28,8 +28,10 @@ from flask import current_app
 from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from engage.accounts import notifications
 from engage.community.models import GROUP_FORMATS, RUN_BY, Event, SupportGroup
 from engage.community.purposes import SLUGS as PURPOSE_SLUGS
+from engage.queue import enqueue
 from engage.subscriptions.service import InvalidAddress, normalise_email
 from engage.tokens import (
     TokenError,
@@ -478,6 +480,11 @@ def confirm_organiser(session: Session, listing: Listing, now: datetime | None =
         return False
     listing.organiser_confirmed_at = now or utcnow()
     session.flush()
+    # Now it waits for an editor: staff who chose to hear at once are told after commit.
+    if listing.status == "pending" and notifications.recipients(
+        session, "submissions", {"immediate"}
+    ):
+        enqueue("engage.staff.notify_immediate", "submissions")
     return True
 
 

@@ -61,7 +61,8 @@ def after_sent(email_name: str):
 
 
 def after_failed(email_name: str):
-    """Register `hook(session, row)` to run when email `email_name` failed for good."""
+    """Register `hook(session, row)` to run when email `email_name` (any, for "*") failed
+    for good."""
 
     def register(hook):
         _FAILED_HOOKS.setdefault(email_name, []).append(hook)
@@ -248,7 +249,8 @@ def _finish(session: Session, row_id: int, status: str, error: str = "") -> None
         row.lease_until = None
         row.last_error = redact_addresses(error)[:2000]
         hooks = _SENT_HOOKS if status == "done" else _FAILED_HOOKS
-        for hook in hooks.get(row.email or "", ()):
+        # "*": hooks for every email (the staff notice about failed mail).
+        for hook in (*hooks.get(row.email or "", ()), *hooks.get("*", ())):
             hook(session, row)
         session.commit()
 

@@ -6,6 +6,7 @@ from itertools import count
 
 import pytest
 
+from engage.accounts import notifications
 from engage.accounts import service as accounts
 from engage.comments import service
 from engage.comments.models import Comment
@@ -72,9 +73,12 @@ def reply(db, article):
 
 @pytest.fixture
 def moderator(ctx, db):
+    """A moderator who chose to hear about each held reply at once (the default is batched:
+    tests/accounts/test_notifications.py): these tests read the per-reply email."""
     user = accounts.create_user(
         db.session, f"mod{next(_serial)}@example.org", PASSWORD, "moderator", "Mo"
     )
+    notifications.save_choices(db.session, user, {"held_replies": "immediate"})
     db.session.flush()
     return user
 

@@ -81,9 +81,11 @@ def test_a_tampered_link_is_refused(client, emailed):
 
 
 def test_batched_mode_sends_one_email_per_moderator(
-    db, article, moderator, settings, monkeypatch, post, tasks, smtp_server
+    db, article, moderator, post, tasks, smtp_server
 ):
-    monkeypatch.setattr(settings, "moderator_notify", "batched")
+    from engage.accounts import notifications
+
+    notifications.save_choices(db.session, moderator, {"held_replies": "batched"})
     post("First waiting", email="a@example.org")
     post("Second waiting", email="b@example.org")
     db.session.commit()

@@ -90,6 +90,22 @@ SAMPLES = {
         "queue_url": f"{BASE}/admin/comments/?tab=needs_care",
     },
     "comment_notify_confirm": {"confirm_url": f"{BASE}/replies/notifications/TOKEN"},
+    "staff_submissions": {
+        "items": [
+            {"kind": "group", "title": "Harbour Lights Anxiety Group"},
+            {"kind": "event", "title": "Open evening"},
+        ],
+        "review_url": f"{BASE}/admin/community",
+    },
+    "staff_failed_mail": {
+        "total": 3,
+        "by_email": [
+            {"email": "comment_live", "count": 1},
+            {"email": "subscription_confirm", "count": 2},
+        ],
+        "addresses": ["r•••@example.org", "s•••@example.net"],
+        "failed_url": f"{BASE}/admin/mail/failed",
+    },
     "comment_reply": {
         "article_title": "Online groups",
         "reply_author": "Alex",

@@ -20,11 +20,13 @@ from engage.comments import emails as comment_emails
 from engage.comments import service as comments
 from engage.comments.models import Commenter
 from engage.community import emails as community_emails
+from engage.community import notices as community_notices
 from engage.extensions import db
 from engage.mail import emails
 from engage.mail.render import EMAILS_DIR
 from engage.mail.service import queue_email
 from engage.newsletters import service as newsletters
+from engage.sending import notices as failed_notices
 from engage.sending import verp
 from engage.sending.models import Delivery, OutboxMessage
 from engage.subscriptions import emails as subscription_emails
@@ -160,6 +162,15 @@ def test_every_email_is_signed_and_bounces_name_its_row(signing, keys, smtp_serv
     # A staff invitation, from the moderator made above.
     invited = staff.invite(session, "robin@example.org", "Robin", "editor")
     staff.queue_invite_email(invited, session.scalar(select(User).where(User.role == "moderator")))
+
+    # Staff notices: submissions waiting for review, and a count of failed mail.
+    queue_email(
+        "staff_submissions", "editor@example.org", community_notices.staff_submissions([group])
+    )
+    failed = OutboxMessage(email="test_message", recipient="gone@example.org")
+    queue_email(
+        "staff_failed_mail", "admin@example.org", failed_notices.staff_failed_mail([failed])
+    )
 
     # The admin's test email, a newsletter with a test copy, and a digest.
     queue_email("test_message", "admin@example.org", emails.test_message("admin@example.org"))
