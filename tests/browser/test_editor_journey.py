@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
@@ -30,6 +32,8 @@ pytestmark = pytest.mark.browser
 
 ADMIN_PASSWORD = "the admin's long password"
 EDITOR_PASSWORD = "the editor's long password"
+# Set to a folder to keep a screenshot of each step (to look at them).
+SHOTS = os.environ.get("ENGAGE_SCREENSHOTS")
 WAIT = 60_000  # ms: generous, for a loaded machine; every wait ends as soon as the page is right
 READERS = 4  # confirmed readers of the topic the newsletter goes to
 ROWS = 500
@@ -79,7 +83,9 @@ def sign_in(page, base: str, email: str, password: str) -> None:
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=f"/tmp/shots-journey/{name}.png", full_page=True)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def invitation_path(smtp_server) -> str:
