@@ -144,17 +144,26 @@ def main() -> None:
                 with db.engine.connect() as conn:
                     for statement, parameters in statements:
                         if statement.lstrip().upper().startswith("SELECT"):
-                            rows = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-                            plans.append([row[0] for row in rows])
-            used = sorted({name for plan in plans for name in indexes(plan)})
-            results.append((label, statistics.median(times), len(plans), used))
+                            rows = conn.exec_driver_sql(
+                                f"EXPLAIN (ANALYZE, COSTS OFF) {statement}", parameters
+                            )
+                            plan = [row[0] for row in rows]
+                            ms = float(plan[-1].split(":")[1].split()[0])  # Execution Time
+                            plans.append((ms, statement, plan))
+            used = sorted({name for _ms, _s, plan in plans for name in indexes(plan)})
+            results.append((label, statistics.median(times), len(plans), used, max(plans)))
 
         print(f"\n{'page (median of ' + str(args.runs) + ' after a warm-up)':<45} {'ms':>8}  under")
-        for label, ms, _count, _used in results:
+        for label, ms, *_ in results:
             print(f"{label:<45} {ms:>8.1f}  {LIMIT_MS} ms: {'yes' if ms < LIMIT_MS else 'no'}")
         print("\nIndexes in the plans of each page's SELECTs:")
-        for label, _ms, count, used in results:
+        for label, _ms, count, used, _slowest in results:
             print(f"  {label} ({count} SELECTs): {', '.join(used) or 'none (sequential scans)'}")
+        print("\nThe slowest SELECT of each page (EXPLAIN ANALYZE):")
+        for label, _ms, _count, _used, (ms, statement, plan) in results:
+            print(f"  {label}: {ms:.1f} ms: {' '.join(statement.split())[:300]}")
+            for line in plan:
+                print(f"      {line}")
     finally:
         with app.app_context():
             db.session.remove()
