@@ -91,13 +91,14 @@ def shot(page, name: str) -> None:
 def invitation_path(smtp_server) -> str:
     """The path of the invitation link in the one email to the editor."""
     [received] = [m for m in smtp_server.wait_for(1) if m.rcpt_tos == ["eda@example.org"]]
+    assert "eda@example.org" in received.message["To"]
     text = received.message.get_body(("plain",)).get_content()
     url = re.search(r"https?://[^\s()<>]+/staff/invite/[^\s()<>]+", text).group(0)
     return urlsplit(url).path
 
 
 def test_the_editors_journey(
-    app, committed, queue_live_server, queue_app, browser_page, newsroom, smtp_server
+    committed, queue_live_server, queue_app, browser_page, newsroom, smtp_server
 ):
     page = browser_page.page
     page.set_default_timeout(WAIT)
